@@ -1,0 +1,252 @@
+//! The server's configuration and its builder.
+
+use std::fmt;
+use std::net::{TcpListener, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::registry::{ConnInfo, ConnState};
+use crate::server::Server;
+
+/// The state hook: called with the connection, its old state and its new one.
+pub(crate) type StateHook = Arc<dyn Fn(&ConnInfo, ConnState, ConnState) + Send + Sync>;
+
+/// Everything a [`Builder`] sets. Read back with [`Server::config`].
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// Worker threads; each serves one connection at a time.
+    pub workers: usize,
+    /// Accepted connections that may wait for a worker before the accept
+    /// loop stops accepting (the kernel backlog holds the rest).
+    pub queue_depth: usize,
+    /// The `listen(2)` backlog for listeners the server binds itself.
+    pub backlog: i32,
+    /// Idle time before TCP keepalive probes start; `None` turns them off.
+    pub tcp_keepalive: Option<Duration>,
+    /// Time between TCP keepalive probes.
+    pub tcp_keepalive_interval: Option<Duration>,
+    /// Unanswered TCP keepalive probes before the kernel drops the peer.
+    pub tcp_keepalive_retries: Option<u32>,
+    /// Time allowed from a request's first byte (or from the accept, for
+    /// a connection's first request) to its last header byte; then 408.
+    pub header_read_timeout: Duration,
+    /// Time a kept-alive connection may sit idle between requests.
+    pub idle_timeout: Duration,
+    /// Time one read of a request body may wait for bytes.
+    pub read_timeout: Duration,
+    /// Time one write may block on a client that stops reading.
+    pub write_timeout: Duration,
+    /// Largest request head (request line plus headers), in bytes; 431 beyond.
+    pub max_header_bytes: usize,
+    /// Most header fields in one request; 431 beyond.
+    pub max_headers: usize,
+    /// Unread request body the server reads and discards to keep a
+    /// connection alive; a larger leftover closes the connection instead.
+    pub max_discard_bytes: u64,
+    /// Time a drain waits before force-closing what is left; `None` waits
+    /// as long as the requests take.
+    pub shutdown_timeout: Option<Duration>,
+    /// How long after its last response an idle connection still gets its
+    /// next request answered once a drain begins.
+    pub drain_grace: Duration,
+    /// How long a half-received request head may take to complete once a
+    /// drain begins.
+    pub drain_head_timeout: Duration,
+    /// After the server sends its FIN, how long it keeps reading (and
+    /// discarding) what the peer still sends, so that closing never resets.
+    pub linger: Duration,
+    pub(crate) on_state: Option<StateHook>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            workers: 64,
+            queue_depth: 1024,
+            backlog: 1024,
+            tcp_keepalive: Some(Duration::from_secs(60)),
+            tcp_keepalive_interval: Some(Duration::from_secs(15)),
+            tcp_keepalive_retries: Some(4),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            read_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            max_header_bytes: 64 * 1024,
+            max_headers: 100,
+            max_discard_bytes: 256 * 1024,
+            shutdown_timeout: None,
+            drain_grace: Duration::from_millis(100),
+            drain_head_timeout: Duration::from_secs(1),
+            linger: Duration::from_millis(500),
+            on_state: None,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("workers", &self.workers)
+            .field("queue_depth", &self.queue_depth)
+            .field("backlog", &self.backlog)
+            .field("tcp_keepalive", &self.tcp_keepalive)
+            .field("tcp_keepalive_interval", &self.tcp_keepalive_interval)
+            .field("tcp_keepalive_retries", &self.tcp_keepalive_retries)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("write_timeout", &self.write_timeout)
+            .field("max_header_bytes", &self.max_header_bytes)
+            .field("max_headers", &self.max_headers)
+            .field("max_discard_bytes", &self.max_discard_bytes)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("drain_grace", &self.drain_grace)
+            .field("drain_head_timeout", &self.drain_head_timeout)
+            .field("linger", &self.linger)
+            .field("on_state", &self.on_state.as_ref().map(|_| "Fn"))
+            .finish()
+    }
+}
+
+/// Builds a [`Server`]: set what differs from the defaults, then bind.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// let server = courteous::Server::builder()
+///     .workers(16)
+///     .shutdown_timeout(Duration::from_secs(10))
+///     .bind("127.0.0.1:8080")?;
+/// # Ok::<(), courteous::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use = "a builder does nothing until bound"]
+pub struct Builder {
+    config: Config,
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident: $ty:ty) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.config.$name = value;
+            self
+        }
+    };
+}
+
+impl Builder {
+    /// A builder with the defaults of [`Config`].
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Worker threads (default 64, at least 1). Idle keep-alive connections
+    /// do not hold a worker, so this bounds concurrent requests, not clients.
+    pub fn workers(mut self, n: usize) -> Self {
+        self.config.workers = n.max(1);
+        self
+    }
+
+    /// Accepted connections that may wait for a worker (default 1024, at least 1).
+    pub fn queue_depth(mut self, n: usize) -> Self {
+        self.config.queue_depth = n.max(1);
+        self
+    }
+
+    setter!(
+        /// `listen(2)` backlog for sockets the server binds (default 1024).
+        backlog: i32
+    );
+    setter!(
+        /// TCP keepalive idle time (default 60 s); `None` disables keepalive.
+        tcp_keepalive: Option<Duration>
+    );
+    setter!(
+        /// TCP keepalive probe interval (default 15 s).
+        tcp_keepalive_interval: Option<Duration>
+    );
+    setter!(
+        /// TCP keepalive probes before the peer is dropped (default 4).
+        tcp_keepalive_retries: Option<u32>
+    );
+    setter!(
+        /// Time to receive a whole request head (default 10 s); then 408.
+        header_read_timeout: Duration
+    );
+    setter!(
+        /// Time a kept-alive connection may idle between requests (default 60 s).
+        idle_timeout: Duration
+    );
+    setter!(
+        /// Time one read of a request body may wait (default 30 s).
+        read_timeout: Duration
+    );
+    setter!(
+        /// Time one write may block on a slow reader (default 30 s).
+        write_timeout: Duration
+    );
+    setter!(
+        /// Largest request head in bytes (default 64 KiB); 431 beyond.
+        max_header_bytes: usize
+    );
+    setter!(
+        /// Most header fields in a request (default 100); 431 beyond.
+        max_headers: usize
+    );
+    setter!(
+        /// Unread body discarded to keep a connection alive (default 256 KiB).
+        max_discard_bytes: u64
+    );
+    setter!(
+        /// Drain grace for connections that were active just before the
+        /// drain (default 100 ms, counted from their last response).
+        drain_grace: Duration
+    );
+    setter!(
+        /// Bound on completing a half-received head during a drain (default 1 s).
+        drain_head_timeout: Duration
+    );
+    setter!(
+        /// How long a closing connection keeps reading the peer (default 500 ms).
+        linger: Duration
+    );
+
+    /// Force-close whatever is still open this long after a drain begins,
+    /// counting it in [`Handle::connections_killed`](crate::Handle::connections_killed).
+    /// Without it (the default) a drain waits for every request.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// Calls `hook(conn, old, new)` on every connection state change, on the
+    /// thread that made it. Keep it quick: it runs on the serving path.
+    pub fn on_state<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&ConnInfo, ConnState, ConnState) + Send + Sync + 'static,
+    {
+        self.config.on_state = Some(Arc::new(hook));
+        self
+    }
+
+    /// The configuration as built so far.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Binds a TCP listener (with `SO_REUSEADDR`) and returns the server.
+    /// The first address that binds wins.
+    pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
+        let listener = crate::net::bind_any(addr, self.config.backlog)?;
+        Server::new(self.config, listener)
+    }
+
+    /// Serves on a listener made elsewhere (inherited, or bound with options
+    /// of your own).
+    pub fn from_listener(self, listener: TcpListener) -> Result<Server, Error> {
+        listener.set_nonblocking(true).map_err(Error::Io)?;
+        Server::new(self.config, listener)
+    }
+}

@@ -1,0 +1,341 @@
+//! The wait group and the drain: one `parking_lot` Mutex + Condvar holding
+//! the server's phase, the in-flight count, tracked routines and the
+//! connection registry. Every change that can end a drain notifies the
+//! condvar, so `serve` wakes the moment the last request finishes: no
+//! polling interval anywhere.
+//!
+//! ```text
+//!            serve()                close()                 count == 0 and
+//!   Ready ───────────► Serving ───────────────► Draining ─── no connection ──► Ready
+//!     │                                            │          (or deadline:
+//!     └── close() first: the next serve() ◄────────┘           force-close)
+//!         returns at once
+//! ```
+
+use std::net::Shutdown;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::config::Config;
+use crate::net::{Stream, Waker};
+use crate::registry::{ConnInfo, ConnState, Registry};
+
+/// The lifecycle of one server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Ready,
+    Serving,
+    Draining,
+}
+
+pub(crate) struct State {
+    pub(crate) phase: Phase,
+    /// `close()` came before `serve()`: the next `serve` returns at once.
+    pub(crate) close_pending: bool,
+    pub(crate) in_flight: usize,
+    pub(crate) routines: usize,
+    pub(crate) registry: Registry,
+    pub(crate) accepted: u64,
+    pub(crate) served: u64,
+    pub(crate) killed: u64,
+    pub(crate) signal: Option<i32>,
+    pub(crate) drain_started: Option<Instant>,
+    /// What to wake when a drain starts: the accept loop, workers, parker.
+    pub(crate) wakers: Vec<Arc<Waker>>,
+    /// Dropped when a drain starts: wakes an accept loop blocked on a full
+    /// queue.
+    pub(crate) close_tx: Option<crossbeam_channel::Sender<()>>,
+}
+
+impl State {
+    fn drained(&self) -> bool {
+        self.in_flight == 0 && self.routines == 0 && self.registry.is_empty()
+    }
+}
+
+/// What every thread of a server shares.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    state: Mutex<State>,
+    cond: Condvar,
+    draining: AtomicBool,
+    pub(crate) signals: Mutex<Vec<signal_hook::iterator::Handle>>,
+}
+
+static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Shared {
+    pub(crate) fn new(config: Config) -> Arc<Shared> {
+        Arc::new(Shared {
+            config,
+            state: Mutex::new(State {
+                phase: Phase::Ready,
+                close_pending: false,
+                in_flight: 0,
+                routines: 0,
+                registry: Registry::default(),
+                accepted: 0,
+                served: 0,
+                killed: 0,
+                signal: None,
+                drain_started: None,
+                wakers: Vec::new(),
+                close_tx: None,
+            }),
+            cond: Condvar::new(),
+            draining: AtomicBool::new(false),
+            signals: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// True once a drain has begun, until `serve` returns. Lock-free: the
+    /// serving path reads it on every response.
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn drain_started(&self) -> Option<Instant> {
+        self.state.lock().drain_started
+    }
+
+    // ----- lifecycle -------------------------------------------------------
+
+    /// Ready → Serving. `Ok(None)`: a close came first, serve returns at
+    /// once. `Ok(Some(closed))`: `closed` disconnects when a drain starts.
+    pub(crate) fn begin_serving(
+        &self,
+        wakers: Vec<Arc<Waker>>,
+    ) -> Result<Option<crossbeam_channel::Receiver<()>>, crate::Error> {
+        let mut st = self.state.lock();
+        match st.phase {
+            Phase::Serving => return Err(crate::Error::NotReady { quitting: false }),
+            Phase::Draining => return Err(crate::Error::NotReady { quitting: true }),
+            Phase::Ready => {}
+        }
+        if st.close_pending {
+            st.close_pending = false;
+            return Ok(None);
+        }
+        let (tx, rx) = crossbeam_channel::bounded(0);
+        st.phase = Phase::Serving;
+        st.drain_started = None;
+        st.wakers = wakers;
+        st.close_tx = Some(tx);
+        self.draining.store(false, Ordering::Release);
+        Ok(Some(rx))
+    }
+
+    /// Starts a drain; true only for the call that started it.
+    pub(crate) fn close(&self, signal: Option<i32>) -> bool {
+        let wakers = {
+            let mut st = self.state.lock();
+            match st.phase {
+                Phase::Draining => return false,
+                Phase::Ready => {
+                    if st.close_pending {
+                        return false;
+                    }
+                    st.close_pending = true;
+                    if signal.is_some() {
+                        st.signal = signal;
+                    }
+                    return true;
+                }
+                Phase::Serving => {}
+            }
+            st.phase = Phase::Draining;
+            st.drain_started = Some(Instant::now());
+            if signal.is_some() {
+                st.signal = signal;
+            }
+            self.draining.store(true, Ordering::Release);
+            st.close_tx = None;
+            self.cond.notify_all();
+            st.wakers.clone()
+        };
+        log::info!("courteous: drain started");
+        for w in wakers {
+            w.wake();
+        }
+        true
+    }
+
+    /// Draining → Ready, after the drain finished or was cut short.
+    pub(crate) fn finish(&self) {
+        let mut st = self.state.lock();
+        st.phase = Phase::Ready;
+        st.wakers.clear();
+        st.close_tx = None;
+        self.draining.store(false, Ordering::Release);
+        self.cond.notify_all();
+    }
+
+    /// Waits until the drain is over: every request done, every tracked
+    /// routine finished and every connection closed; or, past `deadline`,
+    /// force-closes what is left. Returns how many connections it killed.
+    pub(crate) fn wait_drained(&self, deadline: Option<Instant>) -> usize {
+        let mut st = self.state.lock();
+        loop {
+            if st.drained() {
+                return 0;
+            }
+            match deadline {
+                Some(d) => {
+                    if Instant::now() >= d {
+                        break;
+                    }
+                    self.cond.wait_until(&mut st, d);
+                }
+                None => self.cond.wait(&mut st),
+            }
+        }
+        let killed = st.registry.drain_all();
+        st.killed += killed.len() as u64;
+        drop(st);
+        for e in &killed {
+            let _ = e.stream.shutdown(Shutdown::Both);
+        }
+        for e in &killed {
+            self.report(&e.info, e.state, ConnState::Closed);
+        }
+        killed.len()
+    }
+
+    /// Blocks until the server is not serving (returns at once if it is not).
+    pub(crate) fn wait_stopped(&self) {
+        let mut st = self.state.lock();
+        while st.phase != Phase::Ready {
+            self.cond.wait(&mut st);
+        }
+    }
+
+    pub(crate) fn stats(&self) -> crate::handle::Stats {
+        let st = self.state.lock();
+        crate::handle::Stats {
+            in_flight: st.in_flight,
+            routines: st.routines,
+            connections: st.registry.len(),
+            new: st.registry.count(ConnState::New),
+            active: st.registry.count(ConnState::Active),
+            idle: st.registry.count(ConnState::Idle),
+            accepted: st.accepted,
+            served: st.served,
+            killed: st.killed,
+            serving: st.phase != Phase::Ready,
+            draining: st.phase == Phase::Draining,
+        }
+    }
+
+    pub(crate) fn signal(&self) -> Option<i32> {
+        self.state.lock().signal
+    }
+
+    // ----- connections ------------------------------------------------------
+
+    /// Connection ids are unique in the process, across servers and runs.
+    pub(crate) fn next_conn_id(&self) -> u64 {
+        NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn register(&self, info: &Arc<ConnInfo>, stream: &Arc<Stream>) {
+        {
+            let mut st = self.state.lock();
+            st.accepted += 1;
+            st.registry.insert(info.clone(), stream.clone());
+        }
+        if let Some(hook) = &self.config.on_state {
+            // Go reports StateNew on accept; so do we, as (New, New): the
+            // one report whose old and new states are the same.
+            hook(info, ConnState::New, ConnState::New);
+        }
+    }
+
+    /// Moves a connection to a new state, reporting the change.
+    pub(crate) fn transition(&self, info: &ConnInfo, new: ConnState) {
+        let old = self.state.lock().registry.set(info.id, new);
+        if let Some(old) = old {
+            self.report(info, old, new);
+        }
+    }
+
+    /// A request head was read: the request is in flight.
+    pub(crate) fn request_started(&self) {
+        self.state.lock().in_flight += 1;
+    }
+
+    /// A request is done (its response written, or abandoned).
+    pub(crate) fn request_finished(&self, served: bool) {
+        let mut st = self.state.lock();
+        st.in_flight -= 1;
+        if served {
+            st.served += 1;
+        }
+        if st.phase == Phase::Draining && st.drained() {
+            self.cond.notify_all();
+        }
+    }
+
+    /// A response is written: the request leaves the count and, when the
+    /// connection stays open, it turns `next` (Idle), under one lock.
+    pub(crate) fn request_done(&self, info: &ConnInfo, next: Option<ConnState>) {
+        let old = {
+            let mut st = self.state.lock();
+            st.in_flight -= 1;
+            st.served += 1;
+            let old = next.and_then(|s| st.registry.set(info.id, s));
+            if st.phase == Phase::Draining && st.drained() {
+                self.cond.notify_all();
+            }
+            old
+        };
+        if let (Some(old), Some(new)) = (old, next) {
+            self.report(info, old, new);
+        }
+    }
+
+    /// The connection is closed (or hijacked): forget it.
+    pub(crate) fn deregister(&self, info: &ConnInfo, last: ConnState) {
+        let removed = {
+            let mut st = self.state.lock();
+            let e = st.registry.remove(info.id);
+            if st.phase == Phase::Draining && st.drained() {
+                self.cond.notify_all();
+            }
+            e
+        };
+        if let Some(e) = removed {
+            self.report(info, e.state, last);
+        }
+    }
+
+    fn report(&self, info: &ConnInfo, old: ConnState, new: ConnState) {
+        if let Some(hook) = &self.config.on_state {
+            hook(info, old, new);
+        }
+    }
+
+    // ----- routines ---------------------------------------------------------
+
+    pub(crate) fn routine_started(&self) {
+        self.state.lock().routines += 1;
+    }
+
+    pub(crate) fn routine_finished(&self) {
+        let mut st = self.state.lock();
+        st.routines -= 1;
+        if st.phase == Phase::Draining && st.drained() {
+            self.cond.notify_all();
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        for h in self.signals.get_mut().drain(..) {
+            h.close();
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The crate's one error type.
+
+use std::fmt;
+use std::io;
+
+/// Everything that can go wrong in this crate's public API.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server cannot serve now. `quitting: false`: it is already
+    /// serving; `quitting: true`: it is still draining from a close. The
+    /// same server serves again once `serve` has returned.
+    NotReady {
+        /// True while a drain is still running.
+        quitting: bool,
+    },
+    /// No listener could be bound at the address.
+    Bind {
+        /// The address that failed, as text.
+        addr: String,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// Installing a signal handler failed.
+    Signal(io::Error),
+    /// Any other I/O error from the operating system.
+    Io(io::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NotReady { quitting: false } => f.write_str("server is already serving"),
+            Error::NotReady { quitting: true } => f.write_str("server is still draining"),
+            Error::Bind { addr, source } => write!(f, "cannot bind {addr}: {source}"),
+            Error::Signal(e) => write!(f, "cannot install signal handler: {e}"),
+            Error::Io(e) => write!(f, "i/o error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Bind { source, .. } => Some(source),
+            Error::Signal(e) | Error::Io(e) => Some(e),
+            Error::NotReady { .. } => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}

@@ -1,0 +1,353 @@
+//! The keep-alive loop a worker runs on one connection.
+//!
+//! ```text
+//!        ┌────────────────────────────────────────────────────────┐
+//!        ▼                                                        │ keep-alive
+//!   await request ──first byte──► read head ──► handler ──► write response
+//!     │  │   │                      │    │                        │
+//!     │  │   └ others waiting:      │    └ bad head: 4xx/5xx ─┐   │ close
+//!     │  │     park (no worker held)│      timeout: 408 ──────┤   ▼
+//!     │  └ timeout / drain past     └ drain bound ────────────┴─► FIN, linger, close
+//!     │    its grace ──────────────────────────────────────────────┘
+//!     └ peer hung up ──► close
+//! ```
+//!
+//! In a drain, every response carries `Connection: close` (but for
+//! pipelined requests already buffered, answered in order), a connection
+//! idle for less than the grace still gets its next request answered, and
+//! a half-read head gets the drain head bound to complete.
+
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use http::{Method, StatusCode};
+
+use super::body::{Body, Decoder, Source};
+use super::buf::Fill;
+use super::head::{self, Head, Limits, Reject};
+use super::write::{write_response, Reply};
+use crate::conn::Conn;
+use crate::drain::Shared;
+use crate::net::{readable_now, wait_readable, Ready};
+use crate::pool::Worker;
+use crate::registry::ConnState;
+use crate::request::Request;
+use crate::response::Response;
+
+/// How a worker is done with a connection.
+pub(crate) enum Outcome {
+    /// Closed (cleanly, or dropped after an error).
+    Done,
+    /// Idle while others wait: hand it to the parker.
+    Park(Conn),
+}
+
+enum Await {
+    Ready,
+    Park,
+    Close,
+}
+
+enum HeadEnd {
+    /// Close cleanly without a response.
+    Close,
+    /// The peer is gone or the socket failed: just drop.
+    Drop,
+    /// Answer with an error status, then close.
+    Reject(Reject),
+}
+
+enum Next {
+    KeepAlive,
+    Close,
+    Drop,
+}
+
+/// Serves requests on `conn` until it closes or is parked.
+pub(crate) fn serve(w: &mut Worker, mut conn: Conn) -> Outcome {
+    loop {
+        if w.buf.is_empty() {
+            match await_request(w, &mut conn) {
+                Await::Ready => {}
+                Await::Park => return Outcome::Park(conn),
+                Await::Close => {
+                    w.parker.close(conn);
+                    return Outcome::Done;
+                }
+            }
+        }
+        let head = match read_head(w, &mut conn) {
+            Ok(h) => h,
+            Err(HeadEnd::Close) => {
+                w.parker.close(conn);
+                return Outcome::Done;
+            }
+            Err(HeadEnd::Drop) => return Outcome::Done,
+            Err(HeadEnd::Reject(r)) => {
+                reject(w, conn, r);
+                return Outcome::Done;
+            }
+        };
+        match exchange(w, &mut conn, head) {
+            Next::KeepAlive => conn.last_active = Instant::now(),
+            Next::Close => {
+                w.parker.close(conn);
+                return Outcome::Done;
+            }
+            Next::Drop => return Outcome::Done,
+        }
+    }
+}
+
+/// Waits for the first byte of the next request.
+fn await_request(w: &mut Worker, conn: &mut Conn) -> Await {
+    loop {
+        let deadline = conn.wait_deadline(w.shared.is_draining());
+        w.slot.idle_wait.store(true, Ordering::SeqCst);
+        if w.queues.waiting() > 0 {
+            w.slot.idle_wait.store(false, Ordering::SeqCst);
+            return if readable_now(&*conn.stream) {
+                Await::Ready
+            } else {
+                Await::Park
+            };
+        }
+        let r = wait_readable(&*conn.stream, Some(&w.slot.waker), Some(deadline));
+        w.slot.idle_wait.store(false, Ordering::SeqCst);
+        match r {
+            Ok(Ready::Readable) => return Await::Ready,
+            Ok(Ready::Woken) => continue,
+            Ok(Ready::TimedOut) | Err(_) => return Await::Close,
+        }
+    }
+}
+
+fn read_head(w: &mut Worker, conn: &mut Conn) -> Result<Head, HeadEnd> {
+    let shared = &*w.shared;
+    let cfg = &shared.config;
+    let limits = Limits {
+        max_headers: cfg.max_headers,
+        max_header_bytes: cfg.max_header_bytes,
+    };
+    // A new connection's first head is timed from the accept (a client that
+    // connects and dribbles cannot reset the clock); later ones from their
+    // first byte.
+    let start = if conn.state == ConnState::New {
+        conn.last_active
+    } else {
+        Instant::now()
+    };
+    loop {
+        if !w.buf.is_empty() {
+            conn.set_state(ConnState::Active);
+            match head::parse(w.buf.filled(), limits) {
+                Ok(Some((h, n))) => {
+                    w.buf.consume(n);
+                    return Ok(h);
+                }
+                Ok(None) => {}
+                Err(r) => return Err(HeadEnd::Reject(r)),
+            }
+        }
+        let mut deadline = start + cfg.header_read_timeout;
+        let mut drain_cut = false;
+        if shared.is_draining() {
+            if let Some(began) = shared.drain_started() {
+                let bound = began + cfg.drain_head_timeout;
+                if bound < deadline {
+                    deadline = bound;
+                    drain_cut = true;
+                }
+            }
+        }
+        match w.buf.fill(
+            &conn.stream,
+            cfg.max_header_bytes,
+            deadline,
+            Some(&w.slot.waker),
+        ) {
+            Ok(Fill::Data(_)) | Ok(Fill::Woken) => {}
+            Ok(Fill::Eof) | Err(_) => return Err(HeadEnd::Drop),
+            Ok(Fill::TimedOut) => {
+                return Err(if w.buf.is_empty() || drain_cut {
+                    HeadEnd::Close
+                } else {
+                    HeadEnd::Reject(Reject {
+                        status: StatusCode::REQUEST_TIMEOUT,
+                        reason: "request head not received in time",
+                    })
+                })
+            }
+        }
+    }
+}
+
+/// Answers a bad or late head, then closes.
+fn reject(w: &mut Worker, conn: Conn, r: Reject) {
+    log::debug!(
+        "courteous: conn {} rejected: {} {}",
+        conn.info.id(),
+        r.status,
+        r.reason
+    );
+    let mut text = String::with_capacity(r.reason.len() + 1);
+    text.push_str(r.reason);
+    text.push('\n');
+    let resp = Response::text(text).with_status(r.status);
+    let reply = Reply {
+        head_request: false,
+        version: http::Version::HTTP_11,
+        keep_alive: false,
+    };
+    if write_response(&conn.stream, &mut w.wbuf, resp, reply).is_ok() {
+        w.parker.close(conn);
+    }
+}
+
+/// Counts a request in flight from its head to its response, whatever
+/// path it leaves by (a panic included).
+struct InFlight<'a> {
+    shared: &'a Shared,
+    armed: bool,
+}
+
+impl<'a> InFlight<'a> {
+    fn start(shared: &'a Shared) -> Self {
+        shared.request_started();
+        InFlight {
+            shared,
+            armed: true,
+        }
+    }
+
+    /// The response is written: one lock for the count and the new state.
+    fn finish(mut self, conn: &mut Conn, keep_alive: bool) {
+        self.armed = false;
+        let next = keep_alive.then_some(ConnState::Idle);
+        self.shared.request_done(&conn.info, next);
+        if let Some(s) = next {
+            conn.state = s;
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.shared.request_finished(false);
+        }
+    }
+}
+
+/// One request: handler, response, leftovers.
+fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
+    let shared = w.shared.clone();
+    let cfg = &shared.config;
+    let flight = InFlight::start(&shared);
+    let Head {
+        method,
+        uri,
+        version,
+        headers,
+        framing,
+        keep_alive,
+        expect_continue,
+    } = head;
+    let head_request = method == Method::HEAD;
+    let mut decoder = Decoder::for_framing(framing);
+    let mut continue_pending = expect_continue && !decoder.is_done();
+    conn.requests += 1;
+    let hijacked = Cell::new(false);
+
+    let outcome = {
+        let src = Source {
+            stream: &conn.stream,
+            buf: &mut w.buf,
+            read_timeout: cfg.read_timeout,
+            max_trailer_bytes: cfg.max_header_bytes,
+            continue_pending: &mut continue_pending,
+        };
+        let mut inner = http::Request::new(Body::new(src, &mut decoder));
+        *inner.method_mut() = method;
+        *inner.uri_mut() = uri;
+        *inner.version_mut() = version;
+        *inner.headers_mut() = headers;
+        let mut req = Request::new(inner, &conn.info, &shared, &hijacked);
+        let handler = &w.handler;
+        catch_unwind(AssertUnwindSafe(|| handler.handle(&mut req)))
+    };
+    if hijacked.get() {
+        // The handler owns the socket now (through its own dup); dropping
+        // ours neither shuts it down nor sends anything.
+        conn.end = ConnState::Hijacked;
+        return Next::Drop;
+    }
+    let (resp, panicked) = match outcome {
+        Ok(r) => (r, false),
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(not a string)".into());
+            log::error!("courteous: handler panicked: {msg}");
+            (
+                Response::plain(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n"),
+                true,
+            )
+        }
+    };
+
+    // Can the connection carry another request after this one?
+    let mut keep = keep_alive && !panicked;
+    if !decoder.is_done() {
+        let too_much = decoder
+            .remaining()
+            .map_or(false, |n| n > cfg.max_discard_bytes);
+        if continue_pending || too_much || decoder == Decoder::Broken {
+            keep = false;
+        }
+    }
+    if keep && shared.is_draining() && !head::complete_head_buffered(w.buf.filled()) {
+        keep = false;
+    }
+    let reply = Reply {
+        head_request,
+        version,
+        keep_alive: keep,
+    };
+    let wbuf = &mut w.wbuf;
+    let stream = &conn.stream;
+    let keep = match catch_unwind(AssertUnwindSafe(|| {
+        write_response(stream, wbuf, resp, reply)
+    })) {
+        Ok(Ok(k)) => k,
+        Ok(Err(e)) => {
+            log::debug!("courteous: conn {}: write failed: {e}", conn.info.id());
+            return Next::Drop;
+        }
+        Err(_) => {
+            log::error!("courteous: response body reader panicked");
+            return Next::Drop;
+        }
+    };
+    // Leftover body: discard it (bounded) to reuse the connection.
+    let keep = keep && {
+        let mut src = Source {
+            stream: &conn.stream,
+            buf: &mut w.buf,
+            read_timeout: cfg.read_timeout,
+            max_trailer_bytes: cfg.max_header_bytes,
+            continue_pending: &mut continue_pending,
+        };
+        decoder.is_done() || decoder.discard(&mut src, cfg.max_discard_bytes)
+    };
+    flight.finish(conn, keep);
+    if keep {
+        Next::KeepAlive
+    } else {
+        Next::Close
+    }
+}

@@ -1,0 +1,77 @@
+//! # courteous: a polite HTTP/1.1 server for blocking Rust
+//!
+//! It never hangs up on a request. Told to stop, it stops accepting, lets
+//! every in-flight request finish, closes idle keep-alive connections
+//! cleanly (a FIN, never a reset), and [`Server::serve`] returns the moment
+//! the last one is done; past an optional deadline it force-closes what is
+//! left and counts it. No async runtime: a blocking accept loop feeds a
+//! fixed pool of worker threads.
+//!
+//! ```no_run
+//! use courteous::{Request, Response, Server};
+//!
+//! let server = Server::builder()
+//!     .shutdown_timeout(std::time::Duration::from_secs(10))
+//!     .bind("127.0.0.1:8080")?;
+//! let handle = server.handle();
+//! handle.close_on_signals(courteous::DEFAULT_SIGNALS)?;
+//! server.serve(|_req: &mut Request| Response::text("hello\n"))?;
+//! println!("drained; {} connections force-closed", handle.connections_killed());
+//! # Ok::<(), courteous::Error>(())
+//! ```
+//!
+//! ## What a drain does, connection by connection
+//!
+//! | state at close | what happens | what the client sees |
+//! |---|---|---|
+//! | not yet accepted | the listener is closed (connections the kernel had already completed are taken first) | connection refused, at once |
+//! | New, no byte read | closed cleanly once its grace (from the accept) is over | EOF |
+//! | New or Active, part of a head read | may finish within `drain_head_timeout` (1 s) | full response with `Connection: close`, or EOF after the bound |
+//! | Active | the handler finishes; the response carries `Connection: close` | full response, then EOF |
+//! | Idle, active moments ago | `drain_grace` (100 ms from its last response) for its next request | the request answered with `Connection: close` |
+//! | Idle for longer | closed cleanly at once | EOF, never a reset |
+//! | past `shutdown_timeout` | force-closed, counted in [`Handle::connections_killed`] | EOF or reset |
+//!
+//! "Cleanly" means the server sends its FIN first, then reads and discards
+//! what the client still sends (for up to `linger`, 500 ms) before closing,
+//! so the kernel never answers unread input with a reset.
+//!
+//! ## Connection states
+//!
+//! `New → Active → Idle → Active … → Closed`, or `Hijacked`; every change
+//! goes to the [`Builder::on_state`] hook. See [`ConnState`].
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg(unix)]
+
+mod config;
+mod conn;
+mod drain;
+mod error;
+mod global;
+mod handle;
+mod handler;
+mod http1;
+mod net;
+mod parker;
+mod pool;
+mod registry;
+mod request;
+mod response;
+mod server;
+mod signals;
+
+pub use config::{Builder, Config};
+pub use error::Error;
+pub use global::{close, close_on_interrupt, handle, listen_and_serve, serve, signal_received};
+pub use handle::{Handle, Routine, Stats};
+pub use handler::Handler;
+pub use http1::body::Body;
+pub use registry::{ConnInfo, ConnState};
+pub use request::{Hijacked, Request};
+pub use response::Response;
+pub use server::Server;
+pub use signals::{DEFAULT_SIGNALS, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+
+pub use http;

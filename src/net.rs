@@ -1,0 +1,268 @@
+//! Sockets: the stream and listener types the server drives, the wake pipe
+//! that interrupts a blocked wait, and the one readiness wait everything uses.
+//!
+//! Every blocking read in the crate goes through [`wait_readable`]: `poll(2)`
+//! on the socket plus, where a drain or a new connection may need to
+//! interrupt it, a [`Waker`]. Sockets stay in blocking mode; a read happens
+//! only after `poll` reported the socket readable, so it returns at once.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+
+/// A connected byte stream.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+}
+
+impl Stream {
+    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.shutdown(how),
+        }
+    }
+
+    pub(crate) fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_write_timeout(t),
+        }
+    }
+
+    /// A second handle to the same socket (a `dup`), for a hijacking handler.
+    pub(crate) fn try_clone_tcp(&self) -> io::Result<TcpStream> {
+        match self {
+            Stream::Tcp(s) => s.try_clone(),
+        }
+    }
+}
+
+impl Read for &Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match *self {
+            Stream::Tcp(s) => (&*s).read(buf),
+        }
+    }
+}
+
+impl Write for &Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match *self {
+            Stream::Tcp(s) => (&*s).write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match *self {
+            Stream::Tcp(s) => (&*s).write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsFd for Stream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Stream::Tcp(s) => s.as_fd(),
+        }
+    }
+}
+
+/// A listening socket, in non-blocking mode: the accept loop waits on it
+/// with [`wait_readable`] so that a close can interrupt the wait.
+#[derive(Debug)]
+pub(crate) enum Listener {
+    Tcp(TcpListener),
+}
+
+impl Listener {
+    pub(crate) fn accept(&self) -> io::Result<(Stream, Option<SocketAddr>)> {
+        match self {
+            Listener::Tcp(l) => {
+                let (s, peer) = l.accept()?;
+                Ok((Stream::Tcp(s), Some(peer)))
+            }
+        }
+    }
+
+    pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            Listener::Tcp(l) => l.local_addr(),
+        }
+    }
+}
+
+impl AsFd for Listener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Listener::Tcp(l) => l.as_fd(),
+        }
+    }
+}
+
+/// Binds a TCP listener the way a server wants it: `SO_REUSEADDR` (so a
+/// drained server can bind its port again while old connections sit in
+/// `TIME_WAIT`), close-on-exec, the given backlog, non-blocking.
+pub(crate) fn bind_tcp(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    let listener: TcpListener = socket.into();
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// Binds the first of `addr`'s addresses that binds.
+pub(crate) fn bind_any(
+    addr: impl std::net::ToSocketAddrs,
+    backlog: i32,
+) -> Result<TcpListener, crate::Error> {
+    let mut last = None;
+    for a in addr.to_socket_addrs().map_err(crate::Error::Io)? {
+        match bind_tcp(a, backlog) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some((a.to_string(), e)),
+        }
+    }
+    let (addr, source) = last.unwrap_or_else(|| {
+        (
+            String::new(),
+            io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"),
+        )
+    });
+    Err(crate::Error::Bind { addr, source })
+}
+
+/// A self-pipe: `wake` makes a [`wait_readable`] that includes it return
+/// [`Ready::Woken`]. Wakes collapse: many wakes before a drain are one.
+#[derive(Debug)]
+pub(crate) struct Waker {
+    tx: UnixStream,
+    rx: UnixStream,
+}
+
+impl Waker {
+    pub(crate) fn new() -> io::Result<Waker> {
+        let (tx, rx) = UnixStream::pair()?;
+        tx.set_nonblocking(true)?;
+        rx.set_nonblocking(true)?;
+        Ok(Waker { tx, rx })
+    }
+
+    /// Wakes the waiter. A full pipe already holds a wake, so errors are moot.
+    pub(crate) fn wake(&self) {
+        let _ = (&self.tx).write(&[1]);
+    }
+
+    /// Consumes pending wakes.
+    pub(crate) fn drain(&self) {
+        let mut buf = [0u8; 64];
+        while let Ok(n) = (&self.rx).read(&mut buf) {
+            if n < buf.len() {
+                break;
+            }
+        }
+    }
+}
+
+impl AsFd for Waker {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.rx.as_fd()
+    }
+}
+
+/// What [`wait_readable`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ready {
+    /// The socket has bytes, an end of file, or an error to read.
+    Readable,
+    /// The waker fired (it is drained already).
+    Woken,
+    /// The deadline passed first.
+    TimedOut,
+}
+
+/// Waits until `fd` is readable, `waker` fires, or `deadline` passes. A
+/// deadline in the past still checks readiness once, without blocking.
+pub(crate) fn wait_readable(
+    fd: &impl AsFd,
+    waker: Option<&Waker>,
+    deadline: Option<Instant>,
+) -> io::Result<Ready> {
+    loop {
+        let timeout = deadline.map(|d| {
+            let left = d.saturating_duration_since(Instant::now());
+            // `ppoll` takes nanoseconds; a wait that still returns early
+            // loops below until the deadline really passed.
+            Timespec::try_from(left).unwrap_or(Timespec {
+                tv_sec: i64::MAX / 2,
+                tv_nsec: 0,
+            })
+        });
+        let mut fds = [
+            PollFd::new(fd, PollFlags::IN),
+            match waker {
+                Some(w) => PollFd::new(w, PollFlags::IN),
+                None => PollFd::new(fd, PollFlags::empty()),
+            },
+        ];
+        let n = if waker.is_some() { 2 } else { 1 };
+        match poll(&mut fds[..n], timeout.as_ref()) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        let ready = fds[0].revents();
+        if waker.is_some() && !fds[1].revents().is_empty() {
+            if let Some(w) = waker {
+                w.drain();
+            }
+            return Ok(Ready::Woken);
+        }
+        if !ready.is_empty() {
+            return Ok(Ready::Readable);
+        }
+        if let Some(d) = deadline {
+            if Instant::now() >= d {
+                return Ok(Ready::TimedOut);
+            }
+        }
+    }
+}
+
+/// True when the socket has something to read right now.
+pub(crate) fn readable_now(fd: &impl AsFd) -> bool {
+    matches!(
+        wait_readable(fd, None, Some(Instant::now())),
+        Ok(Ready::Readable) | Err(_)
+    )
+}
+
+/// Applies the per-connection socket options to an accepted TCP stream.
+pub(crate) fn tune_tcp(stream: &TcpStream, cfg: &crate::config::Config) -> io::Result<()> {
+    let sock = socket2::SockRef::from(stream);
+    sock.set_tcp_nodelay(true)?;
+    if let Some(time) = cfg.tcp_keepalive {
+        let mut ka = socket2::TcpKeepalive::new().with_time(time);
+        if let Some(interval) = cfg.tcp_keepalive_interval {
+            ka = ka.with_interval(interval);
+        }
+        if let Some(retries) = cfg.tcp_keepalive_retries {
+            ka = ka.with_retries(retries);
+        }
+        sock.set_tcp_keepalive(&ka)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! The parker: one thread that watches every connection no worker holds.
+//!
+//! Parked connections are idle (or new and silent) while all workers are
+//! needed elsewhere; when one becomes readable it goes back to the workers,
+//! when its timeout (or, in a drain, its grace) passes it is closed.
+//! Closing connections have sent their FIN; the parker reads and discards
+//! what the peer still sends until the peer's own FIN or the linger bound,
+//! then closes: a close with unread input would make the kernel answer with
+//! a reset (manners' issue 13), so this is what keeps every close clean.
+//!
+//! ```text
+//!   worker ──park──► Parked ──readable──► back to a worker
+//!                      │ timeout / drain
+//!                      ▼
+//!   worker ──close─► Closing (FIN sent) ──peer FIN / linger over──► closed
+//! ```
+
+use std::io::{self, Read};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+
+use crate::conn::Conn;
+use crate::drain::Shared;
+use crate::net::{readable_now, Waker};
+use crate::pool::Queues;
+
+pub(crate) enum Msg {
+    Park(Conn),
+    Close(Conn, Instant),
+    Stop,
+}
+
+/// How workers and the server talk to the parker.
+#[derive(Clone)]
+pub(crate) struct ParkerHandle {
+    tx: Sender<Msg>,
+    pub(crate) waker: Arc<Waker>,
+}
+
+impl ParkerHandle {
+    pub(crate) fn park(&self, conn: Conn) {
+        if self.tx.send(Msg::Park(conn)).is_ok() {
+            self.waker.wake();
+        }
+    }
+
+    /// Closes cleanly: FIN now, then linger (on the parker) until the peer
+    /// closes too. A peer that already closed is done with at once.
+    pub(crate) fn close(&self, conn: Conn) {
+        conn.shutdown_write();
+        let linger = conn.shared.config.linger;
+        if linger.is_zero() || peer_closed(&conn) {
+            return;
+        }
+        if self
+            .tx
+            .send(Msg::Close(conn, Instant::now() + linger))
+            .is_ok()
+        {
+            self.waker.wake();
+        }
+    }
+
+    pub(crate) fn stop(&self) {
+        let _ = self.tx.send(Msg::Stop);
+        self.waker.wake();
+    }
+}
+
+/// Reads what is already there; true when it ends in the peer's FIN.
+fn peer_closed(conn: &Conn) -> bool {
+    let mut scratch = [0u8; 4096];
+    while readable_now(&*conn.stream) {
+        match (&*conn.stream).read(&mut scratch) {
+            Ok(0) | Err(_) => return true,
+            Ok(_) => {}
+        }
+    }
+    false
+}
+
+pub(crate) struct Parker {
+    rx: Receiver<Msg>,
+    waker: Arc<Waker>,
+    ready: Sender<Conn>,
+    queues: Option<Arc<Queues>>,
+    shared: Arc<Shared>,
+    parked: Vec<Conn>,
+    closing: Vec<(Conn, Instant)>,
+}
+
+/// Creates the parker's channels: its handle, and the receiving end of
+/// its ready queue for the workers.
+pub(crate) fn channels(
+    shared: &Arc<Shared>,
+    waker: Arc<Waker>,
+) -> (ParkerHandle, Parker, Receiver<Conn>) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let (ready, ready_rx) = crossbeam_channel::unbounded();
+    (
+        ParkerHandle {
+            tx,
+            waker: waker.clone(),
+        },
+        Parker {
+            rx,
+            waker,
+            ready,
+            queues: None,
+            shared: shared.clone(),
+            parked: Vec::new(),
+            closing: Vec::new(),
+        },
+        ready_rx,
+    )
+}
+
+impl Parker {
+    pub(crate) fn start(mut self, queues: Arc<Queues>) -> io::Result<JoinHandle<()>> {
+        self.queues = Some(queues);
+        thread::Builder::new()
+            .name("courteous-parker".into())
+            .spawn(move || self.run())
+    }
+
+    fn run(mut self) {
+        let mut scratch = vec![0u8; 16 * 1024];
+        let mut flags: Vec<bool> = Vec::new();
+        loop {
+            loop {
+                match self.rx.try_recv() {
+                    Ok(Msg::Park(c)) => self.parked.push(c),
+                    Ok(Msg::Close(c, until)) => self.closing.push((c, until)),
+                    Ok(Msg::Stop) | Err(crossbeam_channel::TryRecvError::Disconnected) => return,
+                    Err(crossbeam_channel::TryRecvError::Empty) => break,
+                }
+            }
+            let now = Instant::now();
+            let draining = self.shared.is_draining();
+            let cfg = &self.shared.config;
+            let mut i = 0;
+            while i < self.parked.len() {
+                if self.parked[i].wait_deadline(draining) <= now {
+                    let c = self.parked.swap_remove(i);
+                    c.shutdown_write();
+                    if !cfg.linger.is_zero() {
+                        self.closing.push((c, now + cfg.linger));
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+            self.closing.retain(|(_, until)| *until > now);
+
+            let next = self
+                .parked
+                .iter()
+                .map(|c| c.wait_deadline(draining))
+                .chain(self.closing.iter().map(|(_, u)| *u))
+                .min();
+            let timeout = next.map(|d| {
+                Timespec::try_from(d.saturating_duration_since(now)).unwrap_or(Timespec {
+                    tv_sec: i64::MAX / 2,
+                    tv_nsec: 0,
+                })
+            });
+            let woke = {
+                let mut fds = Vec::with_capacity(1 + self.parked.len() + self.closing.len());
+                fds.push(PollFd::new(&*self.waker, PollFlags::IN));
+                for c in &self.parked {
+                    fds.push(PollFd::new(&*c.stream, PollFlags::IN));
+                }
+                for (c, _) in &self.closing {
+                    fds.push(PollFd::new(&*c.stream, PollFlags::IN));
+                }
+                match poll(&mut fds, timeout.as_ref()) {
+                    Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                    Err(e) => {
+                        log::error!("courteous: parker poll failed: {e}");
+                    }
+                }
+                flags.clear();
+                flags.extend(fds[1..].iter().map(|f| !f.revents().is_empty()));
+                !fds[0].revents().is_empty()
+            };
+            if woke {
+                self.waker.drain();
+            }
+            let np = self.parked.len();
+            for idx in (0..self.closing.len()).rev() {
+                if flags[np + idx] {
+                    let done = match (&*self.closing[idx].0.stream).read(&mut scratch) {
+                        Ok(0) | Err(_) => true,
+                        Ok(_) => false,
+                    };
+                    if done {
+                        self.closing.swap_remove(idx);
+                    }
+                }
+            }
+            for idx in (0..np).rev() {
+                if flags[idx] {
+                    let c = self.parked.swap_remove(idx);
+                    if self.ready.send(c).is_ok() {
+                        if let Some(q) = &self.queues {
+                            q.nudge();
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The fixed worker pool. Workers take connections from two queues: the
+//! bounded one the accept loop fills, and the one the parker fills with
+//! idle connections whose next request arrived. A worker keeps a busy
+//! connection (the fast path: no hand-off between requests) until it goes
+//! idle while other connections wait; then it parks it and takes the next.
+//!
+//! ```text
+//!  accept ──fresh (bounded)──┐
+//!                            ├──► worker ──idle, others waiting──► parker
+//!  parker ──ready────────────┘       ▲                               │
+//!                                    └────── next request arrives ───┘
+//! ```
+
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use crossbeam_channel::{never, select, Receiver, Sender};
+
+use crate::conn::Conn;
+use crate::drain::Shared;
+use crate::handler::Handler;
+use crate::http1::buf::ReadBuf;
+use crate::http1::conn::{serve, Outcome};
+use crate::net::Waker;
+use crate::parker::ParkerHandle;
+
+/// One worker's doorbell: rung when a drain starts, or when a connection
+/// waits for a worker while this one sits on an idle connection.
+pub(crate) struct Slot {
+    pub(crate) waker: Arc<Waker>,
+    /// Set while the worker waits on an idle connection.
+    pub(crate) idle_wait: AtomicBool,
+}
+
+impl Slot {
+    pub(crate) fn new() -> io::Result<Slot> {
+        Ok(Slot {
+            waker: Arc::new(Waker::new()?),
+            idle_wait: AtomicBool::new(false),
+        })
+    }
+}
+
+/// What the accept loop, the parker and the workers share about the queues.
+pub(crate) struct Queues {
+    fresh: Receiver<Conn>,
+    ready: Receiver<Conn>,
+    slots: Vec<Arc<Slot>>,
+    /// Workers blocked waiting for a connection.
+    free: AtomicUsize,
+}
+
+impl Queues {
+    /// Connections waiting for a worker.
+    pub(crate) fn waiting(&self) -> usize {
+        self.fresh.len() + self.ready.len()
+    }
+
+    /// After queueing a connection: if no worker is free to take it, ask
+    /// one worker that sits on an idle connection to park it.
+    pub(crate) fn nudge(&self) {
+        if self.waiting() <= self.free.load(Ordering::SeqCst) {
+            return;
+        }
+        for s in &self.slots {
+            if s.idle_wait
+                .compare_exchange(true, false, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                s.waker.wake();
+                return;
+            }
+        }
+    }
+}
+
+/// A worker thread's state.
+pub(crate) struct Worker {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) handler: Arc<dyn Handler>,
+    pub(crate) slot: Arc<Slot>,
+    pub(crate) queues: Arc<Queues>,
+    pub(crate) parker: ParkerHandle,
+    pub(crate) buf: ReadBuf,
+    pub(crate) wbuf: Vec<u8>,
+}
+
+impl Worker {
+    fn run(mut self) {
+        let mut fresh = self.queues.fresh.clone();
+        let mut ready = self.queues.ready.clone();
+        let (mut fresh_open, mut ready_open) = (true, true);
+        while fresh_open || ready_open {
+            self.queues.free.fetch_add(1, Ordering::SeqCst);
+            let got = select! {
+                recv(fresh) -> m => m.map_err(|_| true),
+                recv(ready) -> m => m.map_err(|_| false),
+            };
+            self.queues.free.fetch_sub(1, Ordering::SeqCst);
+            match got {
+                Ok(conn) => self.serve(conn),
+                Err(true) => {
+                    fresh = never();
+                    fresh_open = false;
+                }
+                Err(false) => {
+                    ready = never();
+                    ready_open = false;
+                }
+            }
+        }
+    }
+
+    fn serve(&mut self, conn: Conn) {
+        match catch_unwind(AssertUnwindSafe(|| serve(self, conn))) {
+            Ok(Outcome::Done) => {}
+            Ok(Outcome::Park(conn)) => self.parker.park(conn),
+            Err(_) => {
+                // Handler panics are caught closer to the handler; this is
+                // the net under the server's own code. The connection was
+                // dropped (and deregistered) while unwinding.
+                log::error!("courteous: internal panic while serving a connection");
+            }
+        }
+        self.buf.reset();
+        self.slot.idle_wait.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The running pool.
+pub(crate) struct Pool {
+    pub(crate) fresh_tx: Sender<Conn>,
+    pub(crate) queues: Arc<Queues>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    /// Starts the workers. `ready` is the parker's queue.
+    pub(crate) fn start(
+        shared: &Arc<Shared>,
+        handler: Arc<dyn Handler>,
+        slots: Vec<Arc<Slot>>,
+        ready: Receiver<Conn>,
+        parker: &ParkerHandle,
+    ) -> io::Result<Pool> {
+        let (fresh_tx, fresh) = crossbeam_channel::bounded(shared.config.queue_depth);
+        let queues = Arc::new(Queues {
+            fresh,
+            ready,
+            slots: slots.clone(),
+            free: AtomicUsize::new(0),
+        });
+        let mut threads = Vec::with_capacity(slots.len());
+        for (i, slot) in slots.into_iter().enumerate() {
+            let worker = Worker {
+                shared: shared.clone(),
+                handler: handler.clone(),
+                slot,
+                queues: queues.clone(),
+                parker: parker.clone(),
+                buf: ReadBuf::new(),
+                wbuf: Vec::with_capacity(1024),
+            };
+            threads.push(
+                thread::Builder::new()
+                    .name(format!("courteous-worker-{i}"))
+                    .spawn(move || worker.run())?,
+            );
+        }
+        Ok(Pool {
+            fresh_tx,
+            queues,
+            threads,
+        })
+    }
+
+    /// Stops taking work. With `join`, waits for every worker to exit (they
+    /// are idle once a drain completed); without, leaves workers still
+    /// inside a handler after a forced close to finish on their own.
+    pub(crate) fn stop(self, join: bool) {
+        drop(self.fresh_tx);
+        if join {
+            for t in self.threads {
+                let _ = t.join();
+            }
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The connection registry: every open connection, its state, and a handle
+//! on its socket, so that a drain can see what is left and a deadline can
+//! force-close it.
+//!
+//! ```text
+//!            first byte             response written
+//!   New ───────────────► Active ───────────────────► Idle
+//!    │                   │  ▲                          │
+//!    │ hang-up, drain,   │  └────── next request ──────┘
+//!    │ timeout           │ handler takes the stream
+//!    ▼                   ▼
+//!  Closed ◄────────── Hijacked (the server lets go)
+//! ```
+//!
+//! Every transition is reported to the state hook as `(conn, old, new)`.
+//! Sequences a hook sees: reuse then close `New, Active, Idle, Active,
+//! Closed`; dial and hang up `New, Closed`; bogus request `New, Active,
+//! Closed`; hijack `New, Active, Hijacked`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::net::Stream;
+
+/// Where a connection is in its life. See the diagram in the crate docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConnState {
+    /// Accepted; no byte of a request read yet.
+    New,
+    /// A request is being read or served.
+    Active,
+    /// Kept alive between requests.
+    Idle,
+    /// A handler took the raw stream; the server no longer tracks it.
+    Hijacked,
+    /// Closed; the last state of every connection not hijacked.
+    Closed,
+}
+
+impl ConnState {
+    fn index(self) -> usize {
+        match self {
+            ConnState::New => 0,
+            ConnState::Active => 1,
+            ConnState::Idle => 2,
+            ConnState::Hijacked | ConnState::Closed => 3,
+        }
+    }
+}
+
+impl fmt::Display for ConnState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConnState::New => "new",
+            ConnState::Active => "active",
+            ConnState::Idle => "idle",
+            ConnState::Hijacked => "hijacked",
+            ConnState::Closed => "closed",
+        })
+    }
+}
+
+/// What the server knows of one connection.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    pub(crate) id: u64,
+    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) local: Option<SocketAddr>,
+}
+
+impl ConnInfo {
+    /// A number unique to this connection within the process.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The client's address (TCP connections).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// The server's end of the connection (TCP connections).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local
+    }
+}
+
+pub(crate) struct Entry {
+    pub(crate) info: Arc<ConnInfo>,
+    pub(crate) state: ConnState,
+    pub(crate) stream: Arc<Stream>,
+}
+
+/// Open connections by id, with a count per state kept in step.
+#[derive(Default)]
+pub(crate) struct Registry {
+    map: HashMap<u64, Entry>,
+    counts: [usize; 3],
+}
+
+impl Registry {
+    pub(crate) fn insert(&mut self, info: Arc<ConnInfo>, stream: Arc<Stream>) {
+        self.counts[ConnState::New.index()] += 1;
+        self.map.insert(
+            info.id,
+            Entry {
+                info,
+                state: ConnState::New,
+                stream,
+            },
+        );
+    }
+
+    /// Moves a connection to `new`; returns the old state, or `None` when
+    /// the connection is gone (force-closed) or already there.
+    pub(crate) fn set(&mut self, id: u64, new: ConnState) -> Option<ConnState> {
+        let e = self.map.get_mut(&id)?;
+        let old = e.state;
+        if old == new {
+            return None;
+        }
+        self.counts[old.index()] -= 1;
+        self.counts[new.index()] += 1;
+        e.state = new;
+        Some(old)
+    }
+
+    pub(crate) fn remove(&mut self, id: u64) -> Option<Entry> {
+        let e = self.map.remove(&id)?;
+        self.counts[e.state.index()] -= 1;
+        Some(e)
+    }
+
+    pub(crate) fn drain_all(&mut self) -> Vec<Entry> {
+        self.counts = [0; 3];
+        self.map.drain().map(|(_, e)| e).collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub(crate) fn count(&self, state: ConnState) -> usize {
+        self.counts[state.index()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream};
+
+    fn stream() -> Arc<Stream> {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let s = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        Arc::new(Stream::Tcp(s))
+    }
+
+    fn info(id: u64) -> Arc<ConnInfo> {
+        Arc::new(ConnInfo {
+            id,
+            peer: None,
+            local: None,
+        })
+    }
+
+    #[test]
+    fn counts_follow_states() {
+        let mut r = Registry::default();
+        r.insert(info(1), stream());
+        r.insert(info(2), stream());
+        assert_eq!(r.count(ConnState::New), 2);
+        assert_eq!(r.set(1, ConnState::Active), Some(ConnState::New));
+        assert_eq!(r.set(1, ConnState::Active), None, "no change, no event");
+        assert_eq!(r.set(1, ConnState::Idle), Some(ConnState::Active));
+        assert_eq!(r.count(ConnState::Idle), 1);
+        assert_eq!(r.count(ConnState::New), 1);
+        assert!(r.remove(1).is_some());
+        assert!(r.remove(1).is_none(), "removed once");
+        assert_eq!(r.set(1, ConnState::Active), None, "gone stays gone");
+        assert_eq!(r.len(), 1);
+        assert_eq!(r.drain_all().len(), 1);
+        assert!(r.is_empty());
+        assert_eq!(r.count(ConnState::New), 0);
+    }
+}

@@ -1,0 +1,290 @@
+//! The server: the accept loop on the thread that calls `serve`, the pool
+//! it feeds, and the drain that ends it.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Select};
+use parking_lot::Mutex;
+
+use crate::config::{Builder, Config};
+use crate::conn::Conn;
+use crate::drain::Shared;
+use crate::error::Error;
+use crate::handle::Handle;
+use crate::handler::Handler;
+use crate::net::{self, wait_readable, Listener, Ready, Stream, Waker};
+use crate::parker;
+use crate::pool::{Pool, Slot};
+use crate::registry::ConnInfo;
+
+/// A bound HTTP/1.1 server. [`serve`](Server::serve) blocks the calling
+/// thread until a [`Handle::close`] (or a signal) drains it.
+///
+/// ```no_run
+/// use courteous::{Request, Response, Server};
+///
+/// let server = Server::bind("127.0.0.1:8080")?;
+/// server.handle().close_on_signals(courteous::DEFAULT_SIGNALS)?;
+/// server.serve(|_req: &mut Request| Response::text("hello\n"))?;
+/// // Every request finished, every connection closed.
+/// # Ok::<(), courteous::Error>(())
+/// ```
+pub struct Server {
+    shared: Arc<Shared>,
+    listener: Mutex<Option<Listener>>,
+    addr: SocketAddr,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .field("config", &self.shared.config)
+            .finish()
+    }
+}
+
+impl Server {
+    /// A builder, to configure before binding.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Binds with the default configuration.
+    pub fn bind(addr: impl ToSocketAddrs) -> Result<Server, Error> {
+        Builder::new().bind(addr)
+    }
+
+    /// Serves on an existing listener with the default configuration.
+    pub fn from_listener(listener: TcpListener) -> Result<Server, Error> {
+        Builder::new().from_listener(listener)
+    }
+
+    pub(crate) fn new(config: Config, listener: TcpListener) -> Result<Server, Error> {
+        let addr = listener.local_addr().map_err(Error::Io)?;
+        Ok(Server {
+            shared: Shared::new(config),
+            listener: Mutex::new(Some(Listener::Tcp(listener))),
+            addr,
+        })
+    }
+
+    /// The address the server listens on (the real port when bound to 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A handle to close, wait for, and watch this server from any thread.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// Serves until closed, then drains: stops accepting, lets in-flight
+    /// requests finish, closes idle connections cleanly, and returns once
+    /// the last one is done (or, past the shutdown timeout, once what is
+    /// left is force-closed).
+    ///
+    /// Fails with [`Error::NotReady`] while the server is already serving or
+    /// draining. After it returns the same server can serve again: it binds
+    /// its address anew. A [`Handle::close`] that came before `serve` makes
+    /// it return at once.
+    pub fn serve<H: Handler>(&self, handler: H) -> Result<(), Error> {
+        serve_on(&self.shared, Arc::new(handler), || {
+            if let Some(l) = self.listener.lock().take() {
+                return Ok(l);
+            }
+            net::bind_tcp(self.addr, self.shared.config.backlog)
+                .map(Listener::Tcp)
+                .map_err(|e| Error::Bind {
+                    addr: self.addr.to_string(),
+                    source: e,
+                })
+        })
+    }
+}
+
+/// Serves `handler` on the listener `listen` gives, on `shared`'s state.
+pub(crate) fn serve_on(
+    shared: &Arc<Shared>,
+    handler: Arc<dyn Handler>,
+    listen: impl FnOnce() -> Result<Listener, Error>,
+) -> Result<(), Error> {
+    let accept_waker = Arc::new(Waker::new()?);
+    let parker_waker = Arc::new(Waker::new()?);
+    let slots = (0..shared.config.workers)
+        .map(|_| Slot::new().map(Arc::new))
+        .collect::<io::Result<Vec<_>>>()?;
+    let mut wakers: Vec<Arc<Waker>> = slots.iter().map(|s| s.waker.clone()).collect();
+    wakers.push(accept_waker.clone());
+    wakers.push(parker_waker.clone());
+    let closed = match shared.begin_serving(wakers)? {
+        Some(closed) => closed,
+        None => return Ok(()),
+    };
+    let listener = match listen() {
+        Ok(l) => l,
+        Err(e) => {
+            shared.finish();
+            return Err(e);
+        }
+    };
+    let (parker, parker_loop, ready) = parker::channels(shared, parker_waker);
+    let pool = match Pool::start(shared, handler, slots, ready, &parker) {
+        Ok(p) => p,
+        Err(e) => {
+            drop(parker_loop);
+            shared.finish();
+            return Err(Error::Io(e));
+        }
+    };
+    let parker_thread = match parker_loop.start(pool.queues.clone()) {
+        Ok(t) => t,
+        Err(e) => {
+            pool.stop(true);
+            shared.finish();
+            return Err(Error::Io(e));
+        }
+    };
+    let addr = listener.local_addr().ok();
+    log::info!(
+        "courteous: serving on {} with {} workers",
+        addr.map_or_else(|| "?".into(), |a| a.to_string()),
+        shared.config.workers
+    );
+
+    accept_loop(shared, &listener, &pool, &accept_waker, &closed);
+    drop(listener); // from here on, connects are refused
+
+    let deadline = match (shared.config.shutdown_timeout, shared.drain_started()) {
+        (Some(t), Some(began)) => Some(began + t),
+        _ => None,
+    };
+    let killed = shared.wait_drained(deadline);
+    parker.stop();
+    let _ = parker_thread.join();
+    drop(parker);
+    // After a forced close a worker may still be inside a handler: it
+    // finishes on its own; the next serve starts a new pool.
+    pool.stop(killed == 0);
+    let st = shared.stats();
+    log::info!(
+        "courteous: drained: {} requests served, {} connections force-closed",
+        st.served,
+        killed
+    );
+    shared.finish();
+    Ok(())
+}
+
+fn accept_loop(
+    shared: &Arc<Shared>,
+    listener: &Listener,
+    pool: &Pool,
+    waker: &Waker,
+    closed: &Receiver<()>,
+) {
+    let mut backoff = Duration::ZERO;
+    loop {
+        if shared.is_draining() {
+            break;
+        }
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                backoff = Duration::ZERO;
+                dispatch(shared, stream, peer, pool, closed);
+            }
+            Err(e) => match e.kind() {
+                io::ErrorKind::WouldBlock => {
+                    let _ = wait_readable(listener, Some(waker), None);
+                }
+                io::ErrorKind::Interrupted => {}
+                io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset => {
+                    log::debug!("courteous: accept: {e}");
+                }
+                _ => {
+                    // EMFILE, ENFILE, ENOBUFS, ENOMEM: the process or the
+                    // system is out of something. Back off (5 ms doubling
+                    // to 1 s, as Go does), never spin, never exit; a close
+                    // still ends the wait at once.
+                    backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
+                    log::warn!("courteous: accept failed: {e}; retrying in {backoff:?}");
+                    if let Ok(Ready::Readable) =
+                        wait_readable(waker, None, Some(Instant::now() + backoff))
+                    {
+                        waker.drain();
+                    }
+                }
+            },
+        }
+    }
+    // The drain began. Connections whose handshake the kernel completed are
+    // taken and handled by the drain rules (a request already sent is
+    // answered), rather than reset when the listener closes.
+    while let Ok((stream, peer)) = listener.accept() {
+        dispatch(shared, stream, peer, pool, closed);
+    }
+}
+
+fn dispatch(
+    shared: &Arc<Shared>,
+    stream: Stream,
+    peer: Option<SocketAddr>,
+    pool: &Pool,
+    closed: &Receiver<()>,
+) {
+    let cfg = &shared.config;
+    let local = match &stream {
+        Stream::Tcp(s) => {
+            if let Err(e) = net::tune_tcp(s, cfg) {
+                log::debug!("courteous: socket options: {e}");
+            }
+            s.local_addr().ok()
+        }
+    };
+    if let Err(e) = stream.set_write_timeout(Some(cfg.write_timeout)) {
+        log::debug!("courteous: write timeout: {e}");
+    }
+    let info = ConnInfo {
+        id: shared.next_conn_id(),
+        peer,
+        local,
+    };
+    let conn = Conn::accept(shared, stream, info);
+    let conn = match pool.fresh_tx.try_send(conn) {
+        Ok(()) => {
+            pool.queues.nudge();
+            return;
+        }
+        Err(crossbeam_channel::TrySendError::Full(c)) => c,
+        Err(crossbeam_channel::TrySendError::Disconnected(_)) => return,
+    };
+    // The queue is full: wait for room, unless a drain begins.
+    if !shared.is_draining() {
+        let mut sel = Select::new();
+        let send = sel.send(&pool.fresh_tx);
+        let _close = sel.recv(closed);
+        let op = sel.select();
+        if op.index() == send {
+            if op.send(&pool.fresh_tx, conn).is_ok() {
+                pool.queues.nudge();
+            }
+            return;
+        }
+        let _ = op.recv(closed);
+    }
+    // Draining with a full queue: wait a bounded time, then let it go.
+    let bound = shared.drain_started().unwrap_or_else(Instant::now) + cfg.drain_head_timeout;
+    if pool.fresh_tx.send_deadline(conn, bound).is_ok() {
+        pool.queues.nudge();
+    }
+}

@@ -1,0 +1,35 @@
+//! Closing on signals, through signal-hook: it composes with other
+//! handlers in the process and says which signal arrived.
+
+use std::sync::Arc;
+use std::thread;
+
+use signal_hook::iterator::Signals;
+
+use crate::drain::Shared;
+use crate::error::Error;
+
+pub use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+
+/// The signals a server drains on by default: SIGINT (Ctrl-C), SIGTERM
+/// (what supervisors send), SIGHUP, SIGQUIT and SIGUSR1. SIGKILL cannot be
+/// caught by anyone.
+pub const DEFAULT_SIGNALS: &[i32] = &[SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1];
+
+pub(crate) fn close_on(shared: &Arc<Shared>, signals: &[i32]) -> Result<(), Error> {
+    let mut sigs = Signals::new(signals).map_err(Error::Signal)?;
+    let handle = sigs.handle();
+    let weak = Arc::downgrade(shared);
+    thread::Builder::new()
+        .name("courteous-signals".into())
+        .spawn(move || {
+            for sig in sigs.forever() {
+                let Some(shared) = weak.upgrade() else { break };
+                log::info!("courteous: signal {sig} received");
+                shared.close(Some(sig));
+            }
+        })
+        .map_err(Error::Signal)?;
+    shared.signals.lock().push(handle);
+    Ok(())
+}

@@ -61,6 +61,9 @@ mod request;
 mod response;
 mod server;
 mod signals;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 pub use config::{Builder, Config};
 pub use error::Error;

@@ -65,7 +65,7 @@ impl<'a> Request<'a> {
     /// out of the request, or when called twice.
     pub fn hijack(&mut self) -> io::Result<Hijacked> {
         if self.hijacked.get() {
-            return Err(io::Error::new(io::ErrorKind::Other, "already hijacked"));
+            return Err(io::Error::other("already hijacked"));
         }
         let (stream, buffered) = self.inner.body_mut().take_connection()?;
         self.hijacked.set(true);

@@ -345,9 +345,10 @@ impl<'a> Body<'a> {
 
     /// A dup of the socket and the buffered bytes, for a hijack.
     pub(crate) fn take_connection(&mut self) -> io::Result<(std::net::TcpStream, Vec<u8>)> {
-        let (src, _) = self.inner.as_mut().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::Other, "the request body was taken out")
-        })?;
+        let (src, _) = self
+            .inner
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the request body was taken out"))?;
         let stream = src.stream.try_clone_tcp()?;
         Ok((stream, src.buf.take()))
     }

@@ -305,7 +305,7 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
     if !decoder.is_done() {
         let too_much = decoder
             .remaining()
-            .map_or(false, |n| n > cfg.max_discard_bytes);
+            .is_some_and(|n| n > cfg.max_discard_bytes);
         if continue_pending || too_much || decoder == Decoder::Broken {
             keep = false;
         }

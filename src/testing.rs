@@ -1,0 +1,610 @@
+//! A kit for testing drain behaviour deterministically (feature `testing`).
+//!
+//! What this crate's own tests use, public: a [`Gate`] that holds handlers
+//! until the test releases them, a [`TestServer`] that serves on
+//! `127.0.0.1:0` and always stops, [`wait_until`] on [`Stats`]
+//! predicates, a [`StateLog`] of state-hook events, and a [`RawClient`]
+//! that reports exactly how a connection ended: the distinctions drain
+//! tests need and HTTP clients hide. Every wait takes a timeout; nothing
+//! sleeps to order events.
+//!
+//! ## In-flight requests complete
+//!
+//! ```
+//! use std::time::Duration;
+//! use courteous::testing::{Gate, RawClient, TestServer, wait_until};
+//! use courteous::{Request, Response, Server};
+//!
+//! const T: Duration = Duration::from_secs(5);
+//! let gate = Gate::new();
+//! let g = gate.clone();
+//! let server = TestServer::start(Server::builder(), move |_: &mut Request| {
+//!     g.wait();
+//!     Response::text("done\n")
+//! });
+//! let mut client = RawClient::connect(server.addr()).unwrap();
+//! client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+//! assert!(gate.wait_parked(1, T), "the handler is running");
+//! assert!(server.handle().close(), "the drain starts");
+//! wait_until(&server.handle(), |s| s.draining, T).unwrap();
+//! gate.open();
+//! let resp = client.read_response(T).unwrap();
+//! assert_eq!(resp.status, 200);
+//! assert!(resp.connection_close(), "a drained response says close");
+//! assert_eq!(client.read_end(T), courteous::testing::Ending::Eof);
+//! server.stop().unwrap();
+//! ```
+//!
+//! ## Idle connections close cleanly
+//!
+//! ```
+//! use std::time::Duration;
+//! use courteous::testing::{Ending, RawClient, TestServer, wait_until};
+//! use courteous::{Request, Server};
+//!
+//! const T: Duration = Duration::from_secs(5);
+//! let server = TestServer::start(
+//!     Server::builder().drain_grace(Duration::ZERO),
+//!     |_: &mut Request| "hi\n",
+//! );
+//! let mut client = RawClient::connect(server.addr()).unwrap();
+//! client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+//! assert_eq!(client.read_response(T).unwrap().status, 200);
+//! wait_until(&server.handle(), |s| s.idle == 1, T).unwrap();
+//! server.handle().close();
+//! assert_eq!(client.read_end(T), Ending::Eof, "a FIN, not a reset");
+//! server.stop().unwrap();
+//! ```
+//!
+//! ## A deadline kills and counts
+//!
+//! ```
+//! use std::time::Duration;
+//! use courteous::testing::{Gate, RawClient, TestServer};
+//! use courteous::{Request, Server};
+//!
+//! const T: Duration = Duration::from_secs(5);
+//! let gate = Gate::new();
+//! let g = gate.clone();
+//! let server = TestServer::start(
+//!     Server::builder().shutdown_timeout(Duration::from_millis(50)),
+//!     move |_: &mut Request| { g.wait(); "late\n" },
+//! );
+//! let mut client = RawClient::connect(server.addr()).unwrap();
+//! client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+//! assert!(gate.wait_parked(1, T));
+//! let handle = server.handle();
+//! server.stop().unwrap(); // close, and serve returns at the deadline
+//! assert_eq!(handle.connections_killed(), 1);
+//! gate.open();
+//! ```
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::{Builder, ConnInfo, ConnState, Error, Handle, Handler, Stats};
+
+// ----- Gate -------------------------------------------------------------------
+
+/// Holds handlers until the test opens it; the test can wait until a
+/// number of handlers are parked at it.
+#[derive(Clone, Default)]
+pub struct Gate {
+    inner: Arc<(Mutex<GateState>, Condvar)>,
+}
+
+#[derive(Default)]
+struct GateState {
+    open: bool,
+    parked: usize,
+    arrived: usize,
+}
+
+impl fmt::Debug for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.inner.0.lock();
+        f.debug_struct("Gate")
+            .field("open", &st.open)
+            .field("parked", &st.parked)
+            .finish()
+    }
+}
+
+impl Gate {
+    /// A closed gate.
+    pub fn new() -> Gate {
+        Gate::default()
+    }
+
+    /// Blocks (in a handler) until the gate opens; returns at once if open.
+    pub fn wait(&self) {
+        let (m, c) = &*self.inner;
+        let mut st = m.lock();
+        st.arrived += 1;
+        st.parked += 1;
+        c.notify_all();
+        while !st.open {
+            c.wait(&mut st);
+        }
+        st.parked -= 1;
+    }
+
+    /// Waits until at least `n` callers are blocked at the gate.
+    pub fn wait_parked(&self, n: usize, timeout: Duration) -> bool {
+        let (m, c) = &*self.inner;
+        let deadline = Instant::now() + timeout;
+        let mut st = m.lock();
+        while st.parked < n {
+            if c.wait_until(&mut st, deadline).timed_out() {
+                return st.parked >= n;
+            }
+        }
+        true
+    }
+
+    /// How many callers ever arrived at the gate.
+    pub fn arrived(&self) -> usize {
+        self.inner.0.lock().arrived
+    }
+
+    /// Opens the gate: releases everyone and lets later callers through.
+    pub fn open(&self) {
+        let (m, c) = &*self.inner;
+        m.lock().open = true;
+        c.notify_all();
+    }
+}
+
+// ----- waiting on stats -----------------------------------------------------
+
+/// Waits until `pred(stats)` holds; `Err` carries the last stats seen.
+/// Checks on each state change it can see, and at least every millisecond.
+pub fn wait_until(
+    handle: &Handle,
+    mut pred: impl FnMut(&Stats) -> bool,
+    timeout: Duration,
+) -> Result<Stats, Stats> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let s = handle.stats();
+        if pred(&s) {
+            return Ok(s);
+        }
+        if Instant::now() >= deadline {
+            return Err(s);
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+// ----- state log --------------------------------------------------------------
+
+/// Records every state-hook event, for assertions on state sequences.
+///
+/// ```
+/// use courteous::testing::StateLog;
+/// let log = StateLog::new();
+/// let builder = courteous::Server::builder().on_state(log.hook());
+/// # let _ = builder;
+/// ```
+#[derive(Clone, Default)]
+pub struct StateLog {
+    inner: Arc<(Mutex<Events>, Condvar)>,
+}
+
+type Events = Vec<(ConnInfo, ConnState)>;
+
+impl fmt::Debug for StateLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateLog")
+            .field("events", &self.inner.0.lock().len())
+            .finish()
+    }
+}
+
+impl StateLog {
+    /// An empty log.
+    pub fn new() -> StateLog {
+        StateLog::default()
+    }
+
+    /// The hook to pass to [`Builder::on_state`].
+    pub fn hook(&self) -> impl Fn(&ConnInfo, ConnState, ConnState) + Send + Sync + 'static {
+        let inner = self.inner.clone();
+        move |info, _old, new| {
+            inner.0.lock().push((info.clone(), new));
+            inner.1.notify_all();
+        }
+    }
+
+    /// The states the connection whose client end is `peer` went through.
+    pub fn states(&self, peer: SocketAddr) -> Vec<ConnState> {
+        self.inner
+            .0
+            .lock()
+            .iter()
+            .filter(|(i, _)| i.peer_addr() == Some(peer))
+            .map(|(_, s)| *s)
+            .collect()
+    }
+
+    /// Waits until the connection from `peer` has gone through exactly
+    /// `expected` and is in a final state or matches; returns what it saw.
+    pub fn expect_states(
+        &self,
+        peer: SocketAddr,
+        expected: &[ConnState],
+        timeout: Duration,
+    ) -> Result<(), Vec<ConnState>> {
+        let deadline = Instant::now() + timeout;
+        let (m, c) = &*self.inner;
+        let mut log = m.lock();
+        loop {
+            let seen: Vec<ConnState> = log
+                .iter()
+                .filter(|(i, _)| i.peer_addr() == Some(peer))
+                .map(|(_, s)| *s)
+                .collect();
+            if seen == expected {
+                return Ok(());
+            }
+            if seen.len() > expected.len() || c.wait_until(&mut log, deadline).timed_out() {
+                let seen: Vec<ConnState> = log
+                    .iter()
+                    .filter(|(i, _)| i.peer_addr() == Some(peer))
+                    .map(|(_, s)| *s)
+                    .collect();
+                return if seen == expected { Ok(()) } else { Err(seen) };
+            }
+        }
+    }
+}
+
+// ----- test server ----------------------------------------------------------
+
+/// A server on `127.0.0.1:0` serving on a background thread. Dropping it
+/// (or [`stop`](TestServer::stop)) closes it and waits for `serve` to
+/// return (bounded: 10 s, then it lets the thread go and says so).
+pub struct TestServer {
+    addr: SocketAddr,
+    handle: Handle,
+    done: crossbeam_channel::Receiver<Result<(), Error>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestServer")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+const STOP_BOUND: Duration = Duration::from_secs(10);
+
+impl TestServer {
+    /// Binds `127.0.0.1:0` with `builder` and serves `handler`; panics if
+    /// it cannot bind (a test cannot go on without its server).
+    pub fn start(builder: Builder, handler: impl Handler) -> TestServer {
+        let server = builder
+            .bind("127.0.0.1:0")
+            .unwrap_or_else(|e| panic!("test server cannot bind: {e}"));
+        TestServer::serve(server, handler)
+    }
+
+    /// Serves an already built server on a background thread.
+    pub fn serve(server: crate::Server, handler: impl Handler) -> TestServer {
+        let addr = server.local_addr();
+        let handle = server.handle();
+        let (tx, done) = crossbeam_channel::bounded(1);
+        let thread = thread::Builder::new()
+            .name("courteous-test-serve".into())
+            .spawn(move || {
+                let _ = tx.send(server.serve(handler));
+            })
+            .unwrap_or_else(|e| panic!("cannot spawn the serve thread: {e}"));
+        TestServer {
+            addr,
+            handle,
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    /// The address to connect to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR` followed by `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// The server's handle.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// Waits for `serve` to return, without closing (another party
+    /// closes); `None` if it did not return in `timeout`.
+    pub fn join(&mut self, timeout: Duration) -> Option<Result<(), Error>> {
+        let r = self.done.recv_timeout(timeout).ok()?;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        Some(r)
+    }
+
+    /// Closes the server and waits (bounded) for `serve` to return; gives
+    /// `serve`'s result.
+    pub fn stop(mut self) -> Result<(), Error> {
+        self.handle.close();
+        match self.join(STOP_BOUND) {
+            Some(r) => r,
+            None => Err(Error::Io(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "serve did not return within 10 s of close",
+            ))),
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.handle.close();
+            if self.join(STOP_BOUND).is_none() {
+                eprintln!("courteous::testing: serve did not return within 10 s; leaving it");
+            }
+        }
+    }
+}
+
+// ----- raw client -------------------------------------------------------------
+
+/// How a connection ended, as the client saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// A clean end of stream (the server's FIN).
+    Eof,
+    /// A reset (`ECONNRESET`): what a polite server never sends.
+    Reset,
+    /// The connect was refused.
+    Refused,
+    /// Nothing happened in time.
+    TimedOut,
+    /// Bytes arrived instead of an end.
+    Data(Vec<u8>),
+    /// Some other error.
+    Other(io::ErrorKind),
+}
+
+/// A response as the raw client read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawResponse {
+    /// The status code.
+    pub status: u16,
+    /// The headers, names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body, de-chunked.
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// True when the response says `Connection: close`.
+    pub fn connection_close(&self) -> bool {
+        self.header("connection")
+            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A client that sends exact bytes and reports exactly what it saw.
+#[derive(Debug)]
+pub struct RawClient {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+fn classify(e: &io::Error) -> Ending {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => Ending::Reset,
+        io::ErrorKind::ConnectionRefused => Ending::Refused,
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Ending::TimedOut,
+        k => Ending::Other(k),
+    }
+}
+
+impl RawClient {
+    /// Connects; a refused connect is `Err(Ending::Refused)`.
+    pub fn connect(addr: impl ToSocketAddrs) -> Result<RawClient, Ending> {
+        let stream = TcpStream::connect(addr).map_err(|e| classify(&e))?;
+        let _ = stream.set_nodelay(true);
+        Ok(RawClient {
+            stream,
+            buf: Vec::new(),
+        })
+    }
+
+    /// The client's own address (the server's `peer_addr` for it).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.stream
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// The socket, for anything the kit does not cover.
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// Sends bytes as they are.
+    pub fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    fn fill(&mut self, deadline: Instant) -> Result<(), Ending> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Ending::TimedOut);
+        }
+        let _ = self.stream.set_read_timeout(Some(left));
+        let mut chunk = [0u8; 16 * 1024];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => Err(Ending::Eof),
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(e) => Err(classify(&e)),
+        }
+    }
+
+    /// Reads one response (to a non-HEAD request). `Err` says how the
+    /// connection ended instead (`Eof` with nothing read: the server closed
+    /// without a status line).
+    pub fn read_response(&mut self, timeout: Duration) -> Result<RawResponse, Ending> {
+        self.read_response_to(false, timeout)
+    }
+
+    /// Reads one response; `head` says the request was HEAD (no body).
+    pub fn read_response_to(
+        &mut self,
+        head: bool,
+        timeout: Duration,
+    ) -> Result<RawResponse, Ending> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            // Skip interim 1xx responses.
+            let (status, headers, used) = loop {
+                let mut hs = [httparse::EMPTY_HEADER; 64];
+                let mut r = httparse::Response::new(&mut hs);
+                match r.parse(&self.buf) {
+                    Ok(httparse::Status::Complete(n)) => {
+                        let headers = r
+                            .headers
+                            .iter()
+                            .map(|h| {
+                                (
+                                    h.name.to_ascii_lowercase(),
+                                    String::from_utf8_lossy(h.value).into_owned(),
+                                )
+                            })
+                            .collect::<Vec<_>>();
+                        break (r.code.unwrap_or(0), headers, n);
+                    }
+                    Ok(httparse::Status::Partial) => self.fill(deadline)?,
+                    Err(_) => return Err(Ending::Data(self.buf.clone())),
+                }
+            };
+            self.buf.drain(..used);
+            if (100..200).contains(&status) {
+                continue;
+            }
+            let mut resp = RawResponse {
+                status,
+                headers,
+                body: Vec::new(),
+            };
+            if head || status == 204 || status == 304 {
+                return Ok(resp);
+            }
+            if resp
+                .header("transfer-encoding")
+                .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+            {
+                resp.body = self.read_chunked(deadline)?;
+            } else if let Some(n) = resp
+                .header("content-length")
+                .and_then(|v| v.trim().parse::<usize>().ok())
+            {
+                while self.buf.len() < n {
+                    self.fill(deadline)?;
+                }
+                resp.body = self.buf.drain(..n).collect();
+            } else {
+                loop {
+                    match self.fill(deadline) {
+                        Ok(()) => {}
+                        Err(Ending::Eof) => break,
+                        Err(e) => return Err(e),
+                    }
+                }
+                resp.body = std::mem::take(&mut self.buf);
+            }
+            return Ok(resp);
+        }
+    }
+
+    fn read_chunked(&mut self, deadline: Instant) -> Result<Vec<u8>, Ending> {
+        let mut body = Vec::new();
+        loop {
+            let line = self.read_line(deadline)?;
+            let size_text = line.split(';').next().unwrap_or("").trim().to_string();
+            let size = usize::from_str_radix(&size_text, 16)
+                .map_err(|_| Ending::Data(line.clone().into_bytes()))?;
+            if size == 0 {
+                loop {
+                    if self.read_line(deadline)?.is_empty() {
+                        return Ok(body);
+                    }
+                }
+            }
+            while self.buf.len() < size + 2 {
+                self.fill(deadline)?;
+            }
+            body.extend(self.buf.drain(..size));
+            self.buf.drain(..2);
+        }
+    }
+
+    fn read_line(&mut self, deadline: Instant) -> Result<String, Ending> {
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buf[..i]).into_owned();
+                self.buf.drain(..i + 2);
+                return Ok(line);
+            }
+            self.fill(deadline)?;
+        }
+    }
+
+    /// Waits for what comes next when no response is expected: `Eof` for
+    /// a clean close, `Reset`, `TimedOut`, or `Data` if bytes arrived.
+    pub fn read_end(&mut self, timeout: Duration) -> Ending {
+        if !self.buf.is_empty() {
+            return Ending::Data(std::mem::take(&mut self.buf));
+        }
+        match self.fill(Instant::now() + timeout) {
+            Ok(()) => Ending::Data(std::mem::take(&mut self.buf)),
+            Err(e) => e,
+        }
+    }
+
+    /// A request-and-response round trip.
+    pub fn get(&mut self, path: &str, timeout: Duration) -> Result<RawResponse, Ending> {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: courteous.test\r\n\r\n");
+        self.send(req.as_bytes()).map_err(|e| classify(&e))?;
+        self.read_response(timeout)
+    }
+}

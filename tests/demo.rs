@@ -1,0 +1,166 @@
+//! Drives `examples/demo.rs` as a child process, as outside suites do:
+//! its flags, routes and output lines are a contract.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use courteous::testing::{Ending, RawClient};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use rustix::process::{kill_process, Pid, Signal};
+
+const T: Duration = Duration::from_secs(10);
+
+fn example(name: &str) -> PathBuf {
+    // target/debug/deps/demo-HASH -> target/debug/examples/NAME
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    dir.join("examples").join(name)
+}
+
+struct Demo {
+    child: Child,
+    addr: String,
+    lines: Receiver<String>,
+}
+
+impl Demo {
+    fn start(args: &[&str]) -> Demo {
+        let mut child = Command::new(example("demo"))
+            .args(["--addr", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn the demo example (built by cargo test)");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = crossbeam_channel::unbounded();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                match line {
+                    Ok(l) => {
+                        if tx.send(l).is_err() {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
+        let first = lines.recv_timeout(T).expect("the demo prints a line");
+        let addr = first
+            .strip_prefix("listening ")
+            .unwrap_or_else(|| panic!("first line should be 'listening ADDR', got {first:?}"))
+            .to_string();
+        Demo { child, addr, lines }
+    }
+
+    fn signal(&self, sig: Signal) {
+        kill_process(Pid::from_child(&self.child), sig).expect("kill");
+    }
+
+    /// The next stdout line, then the exit status once stdout closes.
+    fn finish(mut self) -> (String, std::process::ExitStatus) {
+        let line = self.lines.recv_timeout(T).expect("a line before exit");
+        let deadline = Instant::now() + T;
+        loop {
+            match self.lines.recv_deadline(deadline) {
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => panic!("the demo did not exit"),
+                Ok(extra) => panic!("unexpected output {extra:?}"),
+            }
+        }
+        let status = self.child.wait().expect("wait");
+        (line, status)
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn request(addr: &str, raw: &str) -> courteous::testing::RawResponse {
+    let mut c = RawClient::connect(addr).expect("connect");
+    c.send(raw.as_bytes()).expect("send");
+    c.read_response(T).expect("a response")
+}
+
+#[test]
+fn routes_answer_and_sigterm_drains_with_exit_zero() {
+    let demo = Demo::start(&[]);
+    let r = request(&demo.addr, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!((r.status, r.text().as_str()), (200, "hello\n"));
+    let r = request(&demo.addr, "GET /sleep?ms=20 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!((r.status, r.text().as_str()), (200, "slept 20\n"));
+    let r = request(
+        &demo.addr,
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello, echo",
+    );
+    assert_eq!((r.status, r.text().as_str()), (200, "hello, echo"));
+
+    // A request sent before the signal completes, with Connection: close.
+    let mut held = RawClient::connect(&demo.addr).expect("connect");
+    held.send(b"GET /sleep?ms=300 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    // An idle keep-alive connection is closed cleanly.
+    let mut idle = RawClient::connect(&demo.addr).expect("connect");
+    assert_eq!(idle.get("/hello", T).expect("response").status, 200);
+
+    demo.signal(Signal::TERM);
+    let r = held.read_response(T).expect("the in-flight request completes");
+    assert_eq!((r.status, r.text().as_str()), (200, "slept 300\n"));
+    assert!(r.connection_close());
+    assert_eq!(held.read_end(T), Ending::Eof);
+    assert_eq!(idle.read_end(T), Ending::Eof);
+
+    let (line, status) = demo.finish();
+    assert_eq!(line, "drained killed=0");
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn sigint_drains_too_and_new_connects_are_refused() {
+    let demo = Demo::start(&["--workers", "4"]);
+    let addr = demo.addr.clone();
+    demo.signal(Signal::INT);
+    let (line, status) = demo.finish();
+    assert_eq!(line, "drained killed=0");
+    assert!(status.success());
+    match TcpStream::connect(&addr) {
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused),
+        Ok(mut s) => {
+            // Only a stranger could have bound the port since; it is not us.
+            let _ = s.write_all(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+            let mut b = Vec::new();
+            let _ = s.read_to_end(&mut b);
+            assert!(!b.starts_with(b"HTTP/1.1 200"), "the demo still answered");
+        }
+    }
+}
+
+#[test]
+fn timeout_kills_what_is_left_and_counts_it() {
+    let demo = Demo::start(&["--timeout-ms", "200"]);
+    let mut stuck = RawClient::connect(&demo.addr).expect("connect");
+    stuck
+        .send(b"GET /sleep?ms=20000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    let started = Instant::now();
+    demo.signal(Signal::TERM);
+    let (line, status) = demo.finish();
+    assert_eq!(line, "drained killed=1");
+    assert!(status.success());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the deadline cut the 20 s request short"
+    );
+    let end = stuck.read_end(T);
+    assert!(matches!(end, Ending::Eof | Ending::Reset), "{end:?}");
+}

@@ -1,0 +1,53 @@
+//! Signals drain a server. One test function: signal dispositions are
+//! process-wide, so the steps run in order, each with its own signal.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use courteous::testing::{wait_until, TestServer};
+use courteous::{Error, Request, Server, SIGUSR1, SIGUSR2};
+use rustix::process::{getpid, kill_process, Signal};
+
+const T: Duration = Duration::from_secs(10);
+
+fn raise(sig: Signal) {
+    kill_process(getpid(), sig).expect("raise");
+}
+
+#[test]
+fn signals_start_the_drain_and_are_remembered() {
+    // A server's handle: SIGUSR1 drains it and is reported afterwards.
+    let server = Server::bind("127.0.0.1:0").expect("bind");
+    let handle = server.handle();
+    handle.close_on_signals(&[SIGUSR1]).expect("install");
+    let mut ts = TestServer::serve(server, |_: &mut Request| "hi\n");
+    wait_until(&handle, |s| s.serving, T).expect("serving");
+    assert_eq!(handle.signal_received(), None);
+    raise(Signal::USR1);
+    assert!(ts.join(T).expect("serve returned").is_ok());
+    assert_eq!(handle.signal_received(), Some(SIGUSR1));
+    assert!(!handle.is_draining());
+
+    // SIGKILL cannot be caught: asking for it is an error, not a panic.
+    assert!(matches!(
+        handle.close_on_signals(&[rustix::process::Signal::KILL.as_raw()]),
+        Err(Error::Signal(_))
+    ));
+    drop(ts);
+    drop(handle);
+
+    // The manners-style default server: close_on_interrupt + signal_received,
+    // readable after serve returned.
+    courteous::close_on_interrupt(&[SIGUSR2]).expect("install");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let serving = std::thread::spawn(move || courteous::serve(listener, |_: &mut Request| "hi\n"));
+    wait_until(&courteous::handle(), |s| s.serving, T).expect("default server serving");
+    raise(Signal::USR2);
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        let _ = tx.send(serving.join());
+    });
+    let result = rx.recv_timeout(T).expect("serve returned").expect("no panic");
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(courteous::signal_received(), Some(SIGUSR2));
+}

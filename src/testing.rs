@@ -470,7 +470,12 @@ impl RawClient {
         let _ = self.stream.set_read_timeout(Some(left));
         let mut chunk = [0u8; 16 * 1024];
         match self.stream.read(&mut chunk) {
-            Ok(0) => Err(Ending::Eof),
+            Ok(0) => {
+                // Like a real client, answer the server's FIN with ours, so
+                // the server's linger ends at once.
+                let _ = self.stream.shutdown(std::net::Shutdown::Write);
+                Err(Ending::Eof)
+            }
             Ok(n) => {
                 self.buf.extend_from_slice(&chunk[..n]);
                 Ok(())

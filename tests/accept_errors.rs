@@ -11,7 +11,9 @@ use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 const T: Duration = Duration::from_secs(10);
 
 fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 /// CPU time (user + system) this process has used, from /proc.
@@ -19,7 +21,12 @@ fn cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     // Fields 14 and 15 of stat (utime, stime) are at 11 and 12 after the ')'.
     let hz = 100; // USER_HZ is 100 on Linux.
     Duration::from_millis((ticks(11) + ticks(12)) * 1000 / hz)

@@ -114,7 +114,9 @@ fn routes_answer_and_sigterm_drains_with_exit_zero() {
     assert_eq!(idle.get("/hello", T).expect("response").status, 200);
 
     demo.signal(Signal::TERM);
-    let r = held.read_response(T).expect("the in-flight request completes");
+    let r = held
+        .read_response(T)
+        .expect("the in-flight request completes");
     assert_eq!((r.status, r.text().as_str()), (200, "slept 300\n"));
     assert!(r.connection_close());
     assert_eq!(held.read_end(T), Ending::Eof);

@@ -47,7 +47,10 @@ fn signals_start_the_drain_and_are_remembered() {
     std::thread::spawn(move || {
         let _ = tx.send(serving.join());
     });
-    let result = rx.recv_timeout(T).expect("serve returned").expect("no panic");
+    let result = rx
+        .recv_timeout(T)
+        .expect("serve returned")
+        .expect("no panic");
     assert!(result.is_ok(), "{result:?}");
     assert_eq!(courteous::signal_received(), Some(SIGUSR2));
 }

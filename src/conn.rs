@@ -50,9 +50,11 @@ impl Conn {
     }
 
     /// Sends our FIN (the peer sees a clean end of stream). The connection
-    /// stays registered until it is dropped, after the linger.
+    /// stays registered, as closing, until it is dropped after the linger;
+    /// a shutdown deadline does not count it as killed.
     pub(crate) fn shutdown_write(&self) {
         let _ = self.stream.shutdown(Shutdown::Write);
+        self.shared.closing(&self.info);
     }
 }
 

@@ -192,16 +192,19 @@ impl Shared {
                 None => self.cond.wait(&mut st),
             }
         }
-        let killed = st.registry.drain_all();
-        st.killed += killed.len() as u64;
+        // Connections already closing (FIN sent, lingering) finished their
+        // business: they are closed, but not counted as killed.
+        let left = st.registry.drain_all();
+        let killed = left.iter().filter(|e| !e.closing).count();
+        st.killed += killed as u64;
         drop(st);
-        for e in &killed {
+        for e in &left {
             let _ = e.stream.shutdown(Shutdown::Both);
         }
-        for e in &killed {
+        for e in &left {
             self.report(&e.info, e.state, ConnState::Closed);
         }
-        killed.len()
+        killed
     }
 
     /// Blocks until the server is not serving (returns at once if it is not).
@@ -221,6 +224,7 @@ impl Shared {
             new: st.registry.count(ConnState::New),
             active: st.registry.count(ConnState::Active),
             idle: st.registry.count(ConnState::Idle),
+            closing: st.registry.closing(),
             accepted: st.accepted,
             served: st.served,
             killed: st.killed,
@@ -294,6 +298,11 @@ impl Shared {
         if let (Some(old), Some(new)) = (old, next) {
             self.report(info, old, new);
         }
+    }
+
+    /// Our FIN went out: the connection only lingers now.
+    pub(crate) fn closing(&self, info: &ConnInfo) {
+        self.state.lock().registry.set_closing(info.id);
     }
 
     /// The connection is closed (or hijacked): forget it.

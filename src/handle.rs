@@ -49,6 +49,9 @@ pub struct Stats {
     pub active: usize,
     /// Open connections kept alive between requests.
     pub idle: usize,
+    /// Connections that sent their FIN and linger for the peer's (also
+    /// counted under their last state).
+    pub closing: usize,
     /// Connections accepted since the server was made.
     pub accepted: u64,
     /// Responses written since the server was made.

@@ -92,6 +92,8 @@ pub(crate) struct Entry {
     pub(crate) info: Arc<ConnInfo>,
     pub(crate) state: ConnState,
     pub(crate) stream: Arc<Stream>,
+    /// Our FIN is sent; only the linger is left.
+    pub(crate) closing: bool,
 }
 
 /// Open connections by id, with a count per state kept in step.
@@ -99,6 +101,7 @@ pub(crate) struct Entry {
 pub(crate) struct Registry {
     map: HashMap<u64, Entry>,
     counts: [usize; 3],
+    closing: usize,
 }
 
 impl Registry {
@@ -110,6 +113,7 @@ impl Registry {
                 info,
                 state: ConnState::New,
                 stream,
+                closing: false,
             },
         );
     }
@@ -128,15 +132,34 @@ impl Registry {
         Some(old)
     }
 
+    /// Marks a connection as closing (FIN sent, lingering).
+    pub(crate) fn set_closing(&mut self, id: u64) {
+        if let Some(e) = self.map.get_mut(&id) {
+            if !e.closing {
+                e.closing = true;
+                self.closing += 1;
+            }
+        }
+    }
+
     pub(crate) fn remove(&mut self, id: u64) -> Option<Entry> {
         let e = self.map.remove(&id)?;
         self.counts[e.state.index()] -= 1;
+        if e.closing {
+            self.closing -= 1;
+        }
         Some(e)
     }
 
     pub(crate) fn drain_all(&mut self) -> Vec<Entry> {
         self.counts = [0; 3];
+        self.closing = 0;
         self.map.drain().map(|(_, e)| e).collect()
+    }
+
+    /// Connections that sent their FIN and are lingering.
+    pub(crate) fn closing(&self) -> usize {
+        self.closing
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -182,6 +205,9 @@ mod tests {
         assert_eq!(r.set(1, ConnState::Idle), Some(ConnState::Active));
         assert_eq!(r.count(ConnState::Idle), 1);
         assert_eq!(r.count(ConnState::New), 1);
+        r.set_closing(1);
+        r.set_closing(1);
+        assert_eq!(r.closing(), 1, "closing counts once");
         assert!(r.remove(1).is_some());
         assert!(r.remove(1).is_none(), "removed once");
         assert_eq!(r.set(1, ConnState::Active), None, "gone stays gone");

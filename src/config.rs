@@ -42,6 +42,8 @@ pub struct Config {
     pub max_header_bytes: usize,
     /// Most header fields in one request; 431 beyond.
     pub max_headers: usize,
+    /// Longest request target (path and query), in bytes; 414 beyond.
+    pub max_uri_bytes: usize,
     /// Unread request body the server reads and discards to keep a
     /// connection alive; a larger leftover closes the connection instead.
     pub max_discard_bytes: u64,
@@ -75,6 +77,7 @@ impl Default for Config {
             write_timeout: Duration::from_secs(30),
             max_header_bytes: 64 * 1024,
             max_headers: 100,
+            max_uri_bytes: 8 * 1024,
             max_discard_bytes: 256 * 1024,
             shutdown_timeout: None,
             drain_grace: Duration::from_millis(100),
@@ -100,6 +103,7 @@ impl fmt::Debug for Config {
             .field("write_timeout", &self.write_timeout)
             .field("max_header_bytes", &self.max_header_bytes)
             .field("max_headers", &self.max_headers)
+            .field("max_uri_bytes", &self.max_uri_bytes)
             .field("max_discard_bytes", &self.max_discard_bytes)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("drain_grace", &self.drain_grace)
@@ -194,6 +198,10 @@ impl Builder {
     setter!(
         /// Most header fields in a request (default 100); 431 beyond.
         max_headers: usize
+    );
+    setter!(
+        /// Longest request target in bytes (default 8 KiB); 414 beyond.
+        max_uri_bytes: usize
     );
     setter!(
         /// Unread body discarded to keep a connection alive (default 256 KiB).

@@ -130,6 +130,7 @@ fn read_head(w: &mut Worker, conn: &mut Conn) -> Result<Head, HeadEnd> {
     let limits = Limits {
         max_headers: cfg.max_headers,
         max_header_bytes: cfg.max_header_bytes,
+        max_uri_bytes: cfg.max_uri_bytes,
     };
     // A new connection's first head is timed from the accept (a client that
     // connects and dribbles cannot reset the clock); later ones from their

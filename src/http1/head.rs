@@ -49,13 +49,22 @@ const fn reject(status: StatusCode, reason: &'static str) -> Reject {
 pub(crate) struct Limits {
     pub(crate) max_headers: usize,
     pub(crate) max_header_bytes: usize,
+    pub(crate) max_uri_bytes: usize,
 }
 
 const STACK_HEADERS: usize = 128;
+/// Room on a request line for a method, a version and the spaces.
+const METHOD_AND_VERSION: usize = 32;
 
 /// Parses a head from the start of `buf`: `Ok(None)` when more bytes are
 /// needed, `Ok(Some((head, len)))` when complete.
 pub(crate) fn parse(buf: &[u8], limits: Limits) -> Result<Option<(Head, usize)>, Reject> {
+    // The request line: method SP target SP version; a target past the
+    // limit is 414 whether or not its line has ended yet.
+    let line_len = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    if line_len > limits.max_uri_bytes + METHOD_AND_VERSION {
+        return Err(reject(StatusCode::URI_TOO_LONG, "request target too long"));
+    }
     if limits.max_headers <= STACK_HEADERS {
         let mut headers = [httparse::EMPTY_HEADER; STACK_HEADERS];
         parse_with(buf, &mut headers[..limits.max_headers], limits)
@@ -75,7 +84,7 @@ fn parse_with<'b>(
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             if buf.len() >= limits.max_header_bytes {
-                return Err(too_large(buf));
+                return Err(too_large());
             }
             return Ok(None);
         }
@@ -89,7 +98,7 @@ fn parse_with<'b>(
         Err(_) => return Err(reject(StatusCode::BAD_REQUEST, "malformed request head")),
     };
     if len > limits.max_header_bytes {
-        return Err(too_large(buf));
+        return Err(too_large());
     }
     let method = req
         .method
@@ -143,17 +152,11 @@ fn parse_with<'b>(
     )))
 }
 
-fn too_large(buf: &[u8]) -> Reject {
-    // A request line that alone fills the limit is a URI problem (414).
-    let line_done = buf.windows(2).any(|w| w == b"\r\n") || buf.contains(&b'\n');
-    if line_done {
-        reject(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "request head too large",
-        )
-    } else {
-        reject(StatusCode::URI_TOO_LONG, "request target too long")
-    }
+fn too_large() -> Reject {
+    reject(
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "request head too large",
+    )
 }
 
 /// httparse says "version" both for `HTTP/2.0` (505) and for garbage (400).
@@ -297,6 +300,7 @@ mod tests {
     const LIMITS: Limits = Limits {
         max_headers: 100,
         max_header_bytes: 8192,
+        max_uri_bytes: 4096,
     };
 
     fn ok(raw: &str) -> Head {
@@ -397,6 +401,10 @@ mod tests {
     fn limits() {
         let long = format!("GET /{} HTTP/1.1\r\n", "a".repeat(9000));
         assert_eq!(status(&long), 414);
+        let unfinished = format!("GET /{}", "a".repeat(5000));
+        assert_eq!(status(&unfinished), 414, "414 before the line ends");
+        let fits = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(4000));
+        assert!(parse(fits.as_bytes(), LIMITS).unwrap().is_some());
         let many = format!("GET / HTTP/1.1\r\nHost: x\r\n{}", "A: b\r\n".repeat(2000));
         assert_eq!(status(&many), 431);
         let fat = format!("GET / HTTP/1.1\r\nHost: x\r\nA: {}\r\n", "b".repeat(9000));

@@ -43,6 +43,8 @@ pub(crate) struct State {
     pub(crate) killed: u64,
     pub(crate) signal: Option<i32>,
     pub(crate) drain_started: Option<Instant>,
+    /// The listener is open (accepting, or queueing connects for us).
+    pub(crate) listening: bool,
     /// What to wake when a drain starts: the accept loop, workers, parker.
     pub(crate) wakers: Vec<Arc<Waker>>,
     /// Dropped when a drain starts: wakes an accept loop blocked on a full
@@ -82,6 +84,7 @@ impl Shared {
                 killed: 0,
                 signal: None,
                 drain_started: None,
+                listening: false,
                 wakers: Vec::new(),
                 close_tx: None,
             }),
@@ -167,6 +170,7 @@ impl Shared {
     pub(crate) fn finish(&self) {
         let mut st = self.state.lock();
         st.phase = Phase::Ready;
+        st.listening = false;
         st.wakers.clear();
         st.close_tx = None;
         self.draining.store(false, Ordering::Release);
@@ -229,8 +233,13 @@ impl Shared {
             served: st.served,
             killed: st.killed,
             serving: st.phase != Phase::Ready,
+            listening: st.listening,
             draining: st.phase == Phase::Draining,
         }
+    }
+
+    pub(crate) fn set_listening(&self, on: bool) {
+        self.state.lock().listening = on;
     }
 
     pub(crate) fn signal(&self) -> Option<i32> {

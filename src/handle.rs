@@ -60,6 +60,9 @@ pub struct Stats {
     pub killed: u64,
     /// `serve` is running (serving or draining).
     pub serving: bool,
+    /// The listener is open: connects are queued for this server. False
+    /// before `serve` has its listener and from the start of a drain on.
+    pub listening: bool,
     /// A drain has begun and `serve` has not returned yet.
     pub draining: bool,
 }

@@ -138,6 +138,7 @@ pub(crate) fn serve_on(
             return Err(e);
         }
     };
+    shared.set_listening(true);
     let (parker, parker_loop, ready) = parker::channels(shared, parker_waker);
     let pool = match Pool::start(shared, handler, slots, ready, &parker) {
         Ok(p) => p,
@@ -164,6 +165,7 @@ pub(crate) fn serve_on(
 
     accept_loop(shared, &listener, &pool, &accept_waker, &closed);
     drop(listener); // from here on, connects are refused
+    shared.set_listening(false);
 
     let deadline = match (shared.config.shutdown_timeout, shared.drain_started()) {
         (Some(t), Some(began)) => Some(began + t),

@@ -64,13 +64,10 @@ impl Demo {
     /// The next stdout line, then the exit status once stdout closes.
     fn finish(mut self) -> (String, std::process::ExitStatus) {
         let line = self.lines.recv_timeout(T).expect("a line before exit");
-        let deadline = Instant::now() + T;
-        loop {
-            match self.lines.recv_deadline(deadline) {
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => panic!("the demo did not exit"),
-                Ok(extra) => panic!("unexpected output {extra:?}"),
-            }
+        match self.lines.recv_timeout(T) {
+            Err(RecvTimeoutError::Disconnected) => {}
+            Err(RecvTimeoutError::Timeout) => panic!("the demo did not exit"),
+            Ok(extra) => panic!("unexpected output {extra:?}"),
         }
         let status = self.child.wait().expect("wait");
         (line, status)

@@ -301,15 +301,20 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
         }
     };
 
-    // Can the connection carry another request after this one?
+    // Can the connection carry another request after this one? A body the
+    // handler left unread is discarded now, before the response is written,
+    // so that the response's `Connection` header tells the truth: when the
+    // rest is too large (or never comes) the response says `close`.
     let mut keep = keep_alive && !panicked;
-    if !decoder.is_done() {
-        let too_much = decoder
-            .remaining()
-            .is_some_and(|n| n > cfg.max_discard_bytes);
-        if continue_pending || too_much || decoder == Decoder::Broken {
-            keep = false;
-        }
+    if keep && !decoder.is_done() {
+        let mut src = Source {
+            stream: &conn.stream,
+            buf: &mut w.buf,
+            read_timeout: cfg.read_timeout,
+            max_trailer_bytes: cfg.max_header_bytes,
+            continue_pending: &mut continue_pending,
+        };
+        keep = decoder.discard(&mut src, cfg.max_discard_bytes);
     }
     if keep && shared.is_draining() && !head::complete_head_buffered(w.buf.filled()) {
         keep = false;
@@ -333,17 +338,6 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
             log::error!("courteous: response body reader panicked");
             return Next::Drop;
         }
-    };
-    // Leftover body: discard it (bounded) to reuse the connection.
-    let keep = keep && {
-        let mut src = Source {
-            stream: &conn.stream,
-            buf: &mut w.buf,
-            read_timeout: cfg.read_timeout,
-            max_trailer_bytes: cfg.max_header_bytes,
-            continue_pending: &mut continue_pending,
-        };
-        decoder.is_done() || decoder.discard(&mut src, cfg.max_discard_bytes)
     };
     flight.finish(conn, keep);
     if keep {

@@ -47,6 +47,13 @@ pub struct Config {
     /// Unread request body the server reads and discards to keep a
     /// connection alive; a larger leftover closes the connection instead.
     pub max_discard_bytes: u64,
+    /// Largest request body; a larger `Content-Length` gets 413 without the
+    /// handler being called, a longer chunked body fails the handler's read.
+    /// `None`: no limit.
+    pub max_body_bytes: Option<u64>,
+    /// Requests served on one connection before the server closes it
+    /// (`Connection: close` on the last); `None`: no cap.
+    pub max_requests_per_conn: Option<u64>,
     /// Time a drain waits before force-closing what is left; `None` waits
     /// as long as the requests take.
     pub shutdown_timeout: Option<Duration>,
@@ -79,6 +86,8 @@ impl Default for Config {
             max_headers: 100,
             max_uri_bytes: 8 * 1024,
             max_discard_bytes: 256 * 1024,
+            max_body_bytes: Some(16 * 1024 * 1024),
+            max_requests_per_conn: Some(10_000),
             shutdown_timeout: None,
             drain_grace: Duration::from_millis(100),
             drain_head_timeout: Duration::from_secs(1),
@@ -105,6 +114,8 @@ impl fmt::Debug for Config {
             .field("max_headers", &self.max_headers)
             .field("max_uri_bytes", &self.max_uri_bytes)
             .field("max_discard_bytes", &self.max_discard_bytes)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_requests_per_conn", &self.max_requests_per_conn)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("drain_grace", &self.drain_grace)
             .field("drain_head_timeout", &self.drain_head_timeout)
@@ -206,6 +217,14 @@ impl Builder {
     setter!(
         /// Unread body discarded to keep a connection alive (default 256 KiB).
         max_discard_bytes: u64
+    );
+    setter!(
+        /// Largest request body (default 16 MiB); `None` for no limit.
+        max_body_bytes: Option<u64>
+    );
+    setter!(
+        /// Requests per connection before it is closed (default 10,000).
+        max_requests_per_conn: Option<u64>
     );
     setter!(
         /// Drain grace for connections that were active just before the

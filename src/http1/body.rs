@@ -33,7 +33,8 @@ pub(crate) enum Chunk {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Decoder {
     Length(u64),
-    Chunked(Chunk),
+    /// A chunked body: where in it, and the data bytes declared so far.
+    Chunked(Chunk, u64),
     Done,
     Broken,
 }
@@ -44,8 +45,16 @@ pub(crate) struct Source<'a> {
     pub(crate) buf: &'a mut ReadBuf,
     pub(crate) read_timeout: Duration,
     pub(crate) max_trailer_bytes: usize,
+    /// Largest body accepted (chunked bodies are checked as they arrive).
+    pub(crate) max_body: Option<u64>,
     /// True while an interim `100 Continue` is owed before the first read.
     pub(crate) continue_pending: &'a mut bool,
+}
+
+/// The error a handler's read gets when a chunked body outgrows
+/// `max_body_bytes`.
+fn too_large() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, "request body too large")
 }
 
 fn invalid(msg: &'static str) -> io::Error {
@@ -57,7 +66,7 @@ impl Decoder {
         match f {
             super::head::Framing::None => Decoder::Done,
             super::head::Framing::Length(n) => Decoder::Length(n),
-            super::head::Framing::Chunked => Decoder::Chunked(Chunk::Size),
+            super::head::Framing::Chunked => Decoder::Chunked(Chunk::Size, 0),
         }
     }
 
@@ -108,32 +117,36 @@ impl Decoder {
                     }
                     return Ok(n);
                 }
-                Decoder::Chunked(Chunk::Size) => {
+                Decoder::Chunked(Chunk::Size, total) => {
                     let line = take_line(src, MAX_LINE)?;
                     let size = parse_chunk_size(&line)?;
+                    let total = total.saturating_add(size);
+                    if src.max_body.is_some_and(|max| total > max) {
+                        return Err(too_large());
+                    }
                     *self = if size == 0 {
-                        Decoder::Chunked(Chunk::Trailers(0))
+                        Decoder::Chunked(Chunk::Trailers(0), total)
                     } else {
-                        Decoder::Chunked(Chunk::Data(size))
+                        Decoder::Chunked(Chunk::Data(size), total)
                     };
                 }
-                Decoder::Chunked(Chunk::Data(left)) => {
+                Decoder::Chunked(Chunk::Data(left), total) => {
                     let n = read_some(src, out, left)?;
                     *self = if left == n as u64 {
-                        Decoder::Chunked(Chunk::DataEnd)
+                        Decoder::Chunked(Chunk::DataEnd, total)
                     } else {
-                        Decoder::Chunked(Chunk::Data(left - n as u64))
+                        Decoder::Chunked(Chunk::Data(left - n as u64), total)
                     };
                     return Ok(n);
                 }
-                Decoder::Chunked(Chunk::DataEnd) => {
+                Decoder::Chunked(Chunk::DataEnd, total) => {
                     let line = take_line(src, 2)?;
                     if !line.is_empty() {
                         return Err(invalid("chunk data longer than its size"));
                     }
-                    *self = Decoder::Chunked(Chunk::Size);
+                    *self = Decoder::Chunked(Chunk::Size, total);
                 }
-                Decoder::Chunked(Chunk::Trailers(seen)) => {
+                Decoder::Chunked(Chunk::Trailers(seen), total) => {
                     let line = take_line(src, MAX_LINE)?;
                     if line.is_empty() {
                         *self = Decoder::Done;
@@ -143,7 +156,7 @@ impl Decoder {
                     if seen > src.max_trailer_bytes || !line.contains(&b':') {
                         return Err(invalid("bad or oversized trailer section"));
                     }
-                    *self = Decoder::Chunked(Chunk::Trailers(seen));
+                    *self = Decoder::Chunked(Chunk::Trailers(seen), total);
                 }
             }
         }
@@ -416,6 +429,7 @@ mod tests {
             buf: &mut buf,
             read_timeout: Duration::from_secs(5),
             max_trailer_bytes: 1024,
+            max_body: Some(1000),
             continue_pending: &mut pending,
         };
         let mut out = Vec::new();
@@ -463,6 +477,23 @@ mod tests {
         ] {
             assert!(decode(wire, Framing::Chunked, 100).is_err(), "{wire:?}");
         }
+    }
+
+    #[test]
+    fn chunked_body_over_the_limit_fails() {
+        let wire = b"3e8\r\n"
+            .iter()
+            .chain(&[b'a'; 1000])
+            .chain(b"\r\n1\r\nb\r\n0\r\n\r\n");
+        let wire: Vec<u8> = wire.copied().collect();
+        let e = decode(&wire, Framing::Chunked, 4096).unwrap_err();
+        assert_eq!(e.to_string(), "request body too large");
+        let exact = b"3e8\r\n"
+            .iter()
+            .chain(&[b'a'; 1000])
+            .chain(b"\r\n0\r\n\r\n");
+        let exact: Vec<u8> = exact.copied().collect();
+        assert_eq!(decode(&exact, Framing::Chunked, 4096).unwrap().len(), 1000);
     }
 
     #[test]

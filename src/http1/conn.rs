@@ -131,6 +131,7 @@ fn read_head(w: &mut Worker, conn: &mut Conn) -> Result<Head, HeadEnd> {
         max_headers: cfg.max_headers,
         max_header_bytes: cfg.max_header_bytes,
         max_uri_bytes: cfg.max_uri_bytes,
+        max_body_bytes: cfg.max_body_bytes,
     };
     // A new connection's first head is timed from the accept (a client that
     // connects and dribbles cannot reset the clock); later ones from their
@@ -268,6 +269,7 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
             buf: &mut w.buf,
             read_timeout: cfg.read_timeout,
             max_trailer_bytes: cfg.max_header_bytes,
+            max_body: cfg.max_body_bytes,
             continue_pending: &mut continue_pending,
         };
         let mut inner = http::Request::new(Body::new(src, &mut decoder));
@@ -305,13 +307,18 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
     // handler left unread is discarded now, before the response is written,
     // so that the response's `Connection` header tells the truth: when the
     // rest is too large (or never comes) the response says `close`.
-    let mut keep = keep_alive && !panicked;
+    let mut keep = keep_alive
+        && !panicked
+        && cfg
+            .max_requests_per_conn
+            .map_or(true, |max| conn.requests < max);
     if keep && !decoder.is_done() {
         let mut src = Source {
             stream: &conn.stream,
             buf: &mut w.buf,
             read_timeout: cfg.read_timeout,
             max_trailer_bytes: cfg.max_header_bytes,
+            max_body: cfg.max_body_bytes,
             continue_pending: &mut continue_pending,
         };
         keep = decoder.discard(&mut src, cfg.max_discard_bytes);

@@ -50,6 +50,7 @@ pub(crate) struct Limits {
     pub(crate) max_headers: usize,
     pub(crate) max_header_bytes: usize,
     pub(crate) max_uri_bytes: usize,
+    pub(crate) max_body_bytes: Option<u64>,
 }
 
 const STACK_HEADERS: usize = 128;
@@ -133,6 +134,14 @@ fn parse_with<'b>(
         ));
     }
     let framing = framing(&map, version)?;
+    if let (Framing::Length(n), Some(max)) = (framing, limits.max_body_bytes) {
+        if n > max {
+            return Err(reject(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large",
+            ));
+        }
+    }
     let keep_alive = match version {
         Version::HTTP_11 => !has_token(&map, CONNECTION, "close"),
         _ => has_token(&map, CONNECTION, "keep-alive") && !has_token(&map, CONNECTION, "close"),
@@ -301,6 +310,7 @@ mod tests {
         max_headers: 100,
         max_header_bytes: 8192,
         max_uri_bytes: 4096,
+        max_body_bytes: Some(1 << 20),
     };
 
     fn ok(raw: &str) -> Head {
@@ -409,6 +419,21 @@ mod tests {
         assert_eq!(status(&many), 431);
         let fat = format!("GET / HTTP/1.1\r\nHost: x\r\nA: {}\r\n", "b".repeat(9000));
         assert_eq!(status(&fat), 431);
+    }
+
+    #[test]
+    fn body_over_the_limit_is_413() {
+        assert_eq!(
+            status("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1048577\r\n\r\n"),
+            413
+        );
+        assert!(matches!(
+            parse(
+                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n",
+                LIMITS
+            ),
+            Ok(Some(_))
+        ));
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub(crate) struct State {
     pub(crate) drain_started: Option<Instant>,
     /// The listener is open (accepting, or queueing connects for us).
     pub(crate) listening: bool,
+    /// The thread running the accept loop.
+    pub(crate) serve_thread: Option<std::thread::ThreadId>,
     /// What to wake when a drain starts: the accept loop, workers, parker.
     pub(crate) wakers: Vec<Arc<Waker>>,
     /// Dropped when a drain starts: wakes an accept loop blocked on a full
@@ -69,6 +71,9 @@ pub(crate) struct Shared {
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
 
+/// How long `close` waits for the accept loop to close the listener.
+const LISTENER_CLOSE_BOUND: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Shared {
     pub(crate) fn new(config: Config) -> Arc<Shared> {
         Arc::new(Shared {
@@ -85,6 +90,7 @@ impl Shared {
                 signal: None,
                 drain_started: None,
                 listening: false,
+                serve_thread: None,
                 wakers: Vec::new(),
                 close_tx: None,
             }),
@@ -127,6 +133,7 @@ impl Shared {
         st.drain_started = None;
         st.wakers = wakers;
         st.close_tx = Some(tx);
+        st.serve_thread = Some(std::thread::current().id());
         self.draining.store(false, Ordering::Release);
         Ok(Some(rx))
     }
@@ -163,6 +170,20 @@ impl Shared {
         for w in wakers {
             w.wake();
         }
+        // Return once the listener is closed, so that a connect made after
+        // close() returns is refused. The accept loop does that at once when
+        // woken (it never blocks while draining); the bound only guards
+        // against a close() made on the accept thread itself, from a state
+        // hook.
+        let mut st = self.state.lock();
+        if st.serve_thread != Some(std::thread::current().id()) {
+            let deadline = Instant::now() + LISTENER_CLOSE_BOUND;
+            while st.listening && st.phase == Phase::Draining {
+                if self.cond.wait_until(&mut st, deadline).timed_out() {
+                    break;
+                }
+            }
+        }
         true
     }
 
@@ -171,6 +192,7 @@ impl Shared {
         let mut st = self.state.lock();
         st.phase = Phase::Ready;
         st.listening = false;
+        st.serve_thread = None;
         st.wakers.clear();
         st.close_tx = None;
         self.draining.store(false, Ordering::Release);
@@ -240,6 +262,9 @@ impl Shared {
 
     pub(crate) fn set_listening(&self, on: bool) {
         self.state.lock().listening = on;
+        if !on {
+            self.cond.notify_all();
+        }
     }
 
     pub(crate) fn signal(&self) -> Option<i32> {

@@ -144,14 +144,19 @@ impl Parker {
             let cfg = &self.shared.config;
             let mut i = 0;
             while i < self.parked.len() {
-                if self.parked[i].wait_deadline(draining) <= now {
-                    let c = self.parked.swap_remove(i);
-                    c.shutdown_write();
-                    if !cfg.linger.is_zero() {
-                        self.closing.push((c, now + cfg.linger));
-                    }
-                } else {
+                if self.parked[i].wait_deadline(draining) > now {
                     i += 1;
+                    continue;
+                }
+                let c = self.parked.swap_remove(i);
+                if readable_now(&*c.stream) {
+                    // Its request arrived just as its time ran out: serve it.
+                    self.dispatch(c);
+                    continue;
+                }
+                c.shutdown_write();
+                if !cfg.linger.is_zero() {
+                    self.closing.push((c, now + cfg.linger));
                 }
             }
             self.closing.retain(|(_, until)| *until > now);
@@ -205,12 +210,17 @@ impl Parker {
             for idx in (0..np).rev() {
                 if flags[idx] {
                     let c = self.parked.swap_remove(idx);
-                    if self.ready.send(c).is_ok() {
-                        if let Some(q) = &self.queues {
-                            q.nudge();
-                        }
-                    }
+                    self.dispatch(c);
                 }
+            }
+        }
+    }
+
+    /// Back to the workers: its next request is here.
+    fn dispatch(&self, c: Conn) {
+        if self.ready.send(c).is_ok() {
+            if let Some(q) = &self.queues {
+                q.nudge();
             }
         }
     }

@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::handle::Handle;
 use crate::handler::Handler;
 use crate::net::{self, wait_readable, Listener, Ready, Stream, Waker};
-use crate::parker;
+use crate::parker::{self, ParkerHandle};
 use crate::pool::{Pool, Slot};
 use crate::registry::ConnInfo;
 
@@ -163,7 +163,7 @@ pub(crate) fn serve_on(
         shared.config.workers
     );
 
-    accept_loop(shared, &listener, &pool, &accept_waker, &closed);
+    accept_loop(shared, &listener, &pool, &parker, &accept_waker, &closed);
     drop(listener); // from here on, connects are refused
     shared.set_listening(false);
 
@@ -192,6 +192,7 @@ fn accept_loop(
     shared: &Arc<Shared>,
     listener: &Listener,
     pool: &Pool,
+    parker: &ParkerHandle,
     waker: &Waker,
     closed: &Receiver<()>,
 ) {
@@ -203,7 +204,7 @@ fn accept_loop(
         match listener.accept() {
             Ok((stream, peer)) => {
                 backoff = Duration::ZERO;
-                dispatch(shared, stream, peer, pool, closed);
+                dispatch(shared, stream, peer, pool, parker, closed);
             }
             Err(e) => match e.kind() {
                 io::ErrorKind::WouldBlock => {
@@ -233,7 +234,7 @@ fn accept_loop(
     // taken and handled by the drain rules (a request already sent is
     // answered), rather than reset when the listener closes.
     while let Ok((stream, peer)) = listener.accept() {
-        dispatch(shared, stream, peer, pool, closed);
+        dispatch(shared, stream, peer, pool, parker, closed);
     }
 }
 
@@ -242,6 +243,7 @@ fn dispatch(
     stream: Stream,
     peer: Option<SocketAddr>,
     pool: &Pool,
+    parker: &ParkerHandle,
     closed: &Receiver<()>,
 ) {
     let cfg = &shared.config;
@@ -284,9 +286,11 @@ fn dispatch(
         }
         let _ = op.recv(closed);
     }
-    // Draining with a full queue: wait a bounded time, then let it go.
-    let bound = shared.drain_started().unwrap_or_else(Instant::now) + cfg.drain_head_timeout;
-    if pool.fresh_tx.send_deadline(conn, bound).is_ok() {
-        pool.queues.nudge();
-    }
+    // Draining with a full queue: the accept loop must not wait (the
+    // listener closes now), and the connection must not be dropped (its
+    // request may be on the wire, and an unread request makes the close a
+    // reset). The parker holds it by the drain rules: a request that
+    // arrives within the grace goes to the workers' unbounded ready queue,
+    // a silent connection is closed cleanly.
+    parker.park(conn);
 }

@@ -108,7 +108,7 @@ fn main() {
     }
     // The listener is bound (and the kernel queues connects) from here on.
     let mut out = std::io::stdout();
-    let _ = writeln!(out, "listening {}", server.local_addr());
+    let _ = writeln!(out, "listening {}", server.addr());
     let _ = out.flush();
     if let Err(e) = server.serve(route) {
         eprintln!("demo: {e}");

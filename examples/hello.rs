@@ -28,7 +28,7 @@ fn run(addr: &str) -> Result<(), courteous::Error> {
     handle.close_on_signals(courteous::DEFAULT_SIGNALS)?;
     println!(
         "hello: listening on http://{} (Ctrl-C drains and exits)",
-        server.local_addr()
+        server.addr()
     );
     server.serve(|_req: &mut Request| Response::text("hello\n"))?;
     let stats = handle.stats();

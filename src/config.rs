@@ -2,12 +2,16 @@
 
 use std::fmt;
 use std::net::{TcpListener, ToSocketAddrs};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::net::{Listener, Protocol};
 use crate::registry::{ConnInfo, ConnState};
 use crate::server::Server;
+use crate::tls::Pem;
 
 /// The state hook: called with the connection, its old state and its new one.
 pub(crate) type StateHook = Arc<dyn Fn(&ConnInfo, ConnState, ConnState) + Send + Sync>;
@@ -66,7 +70,26 @@ pub struct Config {
     /// After the server sends its FIN, how long it keeps reading (and
     /// discarding) what the peer still sends, so that closing never resets.
     pub linger: Duration,
+    /// File mode of a Unix socket the server binds (default `0o660`).
+    pub unix_mode: u32,
+    pub(crate) tls: Option<TlsSetup>,
     pub(crate) on_state: Option<StateHook>,
+}
+
+/// Where a server's TLS configuration comes from.
+#[derive(Clone)]
+pub(crate) enum TlsSetup {
+    Pem { cert: Pem, key: Pem },
+    Config(Arc<rustls::ServerConfig>),
+}
+
+impl TlsSetup {
+    pub(crate) fn resolve(&self) -> Result<Arc<rustls::ServerConfig>, Error> {
+        match self {
+            TlsSetup::Pem { cert, key } => crate::tls::config_from_pem(cert, key),
+            TlsSetup::Config(c) => Ok(c.clone()),
+        }
+    }
 }
 
 impl Default for Config {
@@ -92,6 +115,8 @@ impl Default for Config {
             drain_grace: Duration::from_millis(100),
             drain_head_timeout: Duration::from_secs(1),
             linger: Duration::from_millis(500),
+            unix_mode: 0o660,
+            tls: None,
             on_state: None,
         }
     }
@@ -120,6 +145,8 @@ impl fmt::Debug for Config {
             .field("drain_grace", &self.drain_grace)
             .field("drain_head_timeout", &self.drain_head_timeout)
             .field("linger", &self.linger)
+            .field("unix_mode", &format_args!("{:#o}", self.unix_mode))
+            .field("tls", &self.tls.is_some())
             .field("on_state", &self.on_state.as_ref().map(|_| "Fn"))
             .finish()
     }
@@ -263,17 +290,80 @@ impl Builder {
         &self.config
     }
 
+    /// Serves HTTPS with this certificate chain and private key, PEM from
+    /// files or bytes (see [`Pem`]). They are loaded when the server binds:
+    /// a bad path or key is an [`Error::Tls`] then, never a panic.
+    ///
+    /// ```no_run
+    /// let server = courteous::Server::builder()
+    ///     .tls_pem("cert.pem", "key.pem")
+    ///     .bind("0.0.0.0:8443")?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn tls_pem(mut self, cert: impl Into<Pem>, key: impl Into<Pem>) -> Self {
+        self.config.tls = Some(TlsSetup::Pem {
+            cert: cert.into(),
+            key: key.into(),
+        });
+        self
+    }
+
+    /// Serves HTTPS with a rustls configuration of your own (build it with
+    /// an explicit provider, e.g. `ServerConfig::builder_with_provider`, and
+    /// set `alpn_protocols` to `http/1.1` if you use ALPN).
+    pub fn tls_config(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.config.tls = Some(TlsSetup::Config(config));
+        self
+    }
+
+    /// File mode for Unix sockets the server binds (default `0o660`).
+    pub fn unix_mode(mut self, mode: u32) -> Self {
+        self.config.unix_mode = mode;
+        self
+    }
+
     /// Binds a TCP listener (with `SO_REUSEADDR`) and returns the server.
     /// The first address that binds wins.
     pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
         let listener = crate::net::bind_any(addr, self.config.backlog)?;
-        Server::new(self.config, listener)
+        Server::new(self.config, Listener::Tcp(listener), Protocol::Http1)
     }
 
-    /// Serves on a listener made elsewhere (inherited, or bound with options
-    /// of your own).
+    /// Binds a Unix-domain socket at `path` and serves HTTP on it. Refuses
+    /// a path where a server already answers, removes a stale socket file,
+    /// sets the file mode (`unix_mode`, default `0o660`), and removes the
+    /// file when a drain closes the listener.
+    pub fn bind_unix(self, path: impl AsRef<Path>) -> Result<Server, Error> {
+        let path = path.as_ref();
+        let socket = crate::net::bind_unix(path, self.config.unix_mode, self.config.backlog)
+            .map_err(|e| Error::Bind {
+                addr: path.display().to_string(),
+                source: e,
+            })?;
+        Server::new(self.config, Listener::Unix(socket), Protocol::Http1)
+    }
+
+    /// Serves on a TCP listener made elsewhere (inherited, or bound with
+    /// options of your own).
     pub fn from_listener(self, listener: TcpListener) -> Result<Server, Error> {
         listener.set_nonblocking(true).map_err(Error::Io)?;
-        Server::new(self.config, listener)
+        Server::new(self.config, Listener::Tcp(listener), Protocol::Http1)
+    }
+
+    /// Serves on a Unix listener made elsewhere. Its socket file is left in
+    /// place when the server closes it (it is not ours).
+    pub fn from_unix_listener(self, listener: UnixListener) -> Result<Server, Error> {
+        listener.set_nonblocking(true).map_err(Error::Io)?;
+        let path = listener
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_pathname().map(Path::to_path_buf))
+            .unwrap_or_default();
+        let socket = crate::net::UnixSocket {
+            listener,
+            path,
+            remove_on_close: false,
+        };
+        Server::new(self.config, Listener::Unix(socket), Protocol::Http1)
     }
 }

@@ -3,17 +3,21 @@
 //! the value: dropping a `Conn` reports it `Closed` (or `Hijacked`) and
 //! forgets it, on every path, panics included.
 
-use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::drain::Shared;
-use crate::net::Stream;
+use crate::io::Io;
+use crate::net::{Protocol, Stream};
 use crate::registry::{ConnInfo, ConnState};
 
 pub(crate) struct Conn {
     pub(crate) info: Arc<ConnInfo>,
     pub(crate) stream: Arc<Stream>,
+    /// The TLS session, for HTTPS connections.
+    pub(crate) tls: Option<Box<rustls::ServerConnection>>,
+    /// What the connection speaks.
+    pub(crate) proto: Protocol,
     pub(crate) shared: Arc<Shared>,
     /// Mirror of the registry's state for this connection (New/Active/Idle).
     pub(crate) state: ConnState,
@@ -27,13 +31,21 @@ pub(crate) struct Conn {
 
 impl Conn {
     /// Registers a freshly accepted connection (state `New`).
-    pub(crate) fn accept(shared: &Arc<Shared>, stream: Stream, info: ConnInfo) -> Conn {
+    pub(crate) fn accept(
+        shared: &Arc<Shared>,
+        stream: Stream,
+        info: ConnInfo,
+        tls: Option<Box<rustls::ServerConnection>>,
+        proto: Protocol,
+    ) -> Conn {
         let info = Arc::new(info);
         let stream = Arc::new(stream);
         shared.register(&info, &stream);
         Conn {
             info,
             stream,
+            tls,
+            proto,
             shared: shared.clone(),
             state: ConnState::New,
             last_active: Instant::now(),
@@ -49,11 +61,20 @@ impl Conn {
         }
     }
 
-    /// Sends our FIN (the peer sees a clean end of stream). The connection
-    /// stays registered, as closing, until it is dropped after the linger;
-    /// a shutdown deadline does not count it as killed.
-    pub(crate) fn shutdown_write(&self) {
-        let _ = self.stream.shutdown(Shutdown::Write);
+    /// The connection's byte stream, for one protocol step.
+    pub(crate) fn io(&mut self) -> Io<'_> {
+        Io {
+            stream: &self.stream,
+            tls: self.tls.as_deref_mut(),
+        }
+    }
+
+    /// Sends our FIN, after a TLS `close_notify` (the peer sees a clean end
+    /// of stream). The connection stays registered, as closing, until it
+    /// is dropped after the linger; a shutdown deadline does not count it
+    /// as killed.
+    pub(crate) fn shutdown_write(&mut self) {
+        self.io().shutdown_write();
         self.shared.closing(&self.info);
     }
 }

@@ -23,6 +23,9 @@ pub enum Error {
     },
     /// Installing a signal handler failed.
     Signal(io::Error),
+    /// The TLS certificate or key could not be loaded or used (the message
+    /// names the file and the cause).
+    Tls(String),
     /// Any other I/O error from the operating system.
     Io(io::Error),
 }
@@ -34,6 +37,7 @@ impl fmt::Display for Error {
             Error::NotReady { quitting: true } => f.write_str("server is still draining"),
             Error::Bind { addr, source } => write!(f, "cannot bind {addr}: {source}"),
             Error::Signal(e) => write!(f, "cannot install signal handler: {e}"),
+            Error::Tls(e) => write!(f, "TLS setup failed: {e}"),
             Error::Io(e) => write!(f, "i/o error: {e}"),
         }
     }
@@ -44,7 +48,7 @@ impl std::error::Error for Error {
         match self {
             Error::Bind { source, .. } => Some(source),
             Error::Signal(e) | Error::Io(e) => Some(e),
-            Error::NotReady { .. } => None,
+            Error::NotReady { .. } | Error::Tls(_) => None,
         }
     }
 }

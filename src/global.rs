@@ -9,6 +9,7 @@
 //! ```
 
 use std::net::{TcpListener, ToSocketAddrs};
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use crate::config::Config;
@@ -16,7 +17,15 @@ use crate::drain::Shared;
 use crate::error::Error;
 use crate::handle::Handle;
 use crate::handler::Handler;
-use crate::net::Listener;
+use crate::net::{Listener, Protocol};
+use crate::server::Endpoint;
+use crate::tls::Pem;
+
+/// Plain HTTP/1.1.
+const HTTP: Endpoint = Endpoint {
+    proto: Protocol::Http1,
+    tls: None,
+};
 
 fn default_server() -> &'static Arc<Shared> {
     static DEFAULT: OnceLock<Arc<Shared>> = OnceLock::new();
@@ -34,7 +43,30 @@ pub fn handle() -> Handle {
 /// [`close`] (manners' `ListenAndServe`).
 pub fn listen_and_serve(addr: impl ToSocketAddrs, handler: impl Handler) -> Result<(), Error> {
     let shared = default_server();
-    crate::server::serve_on(shared, Arc::new(handler), || {
+    crate::server::serve_on(shared, Arc::new(handler), &HTTP, || {
+        crate::net::bind_any(addr, shared.config.backlog).map(Listener::Tcp)
+    })
+}
+
+/// Binds `addr` and serves HTTPS with the certificate chain and key in
+/// these PEM files, on the default server (manners' `ListenAndServeTLS`).
+/// A bad path or key is an [`Error::Tls`].
+pub fn listen_and_serve_tls(
+    addr: impl ToSocketAddrs,
+    cert: impl AsRef<Path>,
+    key: impl AsRef<Path>,
+    handler: impl Handler,
+) -> Result<(), Error> {
+    let tls = crate::tls::config_from_pem(
+        &Pem::File(cert.as_ref().to_path_buf()),
+        &Pem::File(key.as_ref().to_path_buf()),
+    )?;
+    let endpoint = Endpoint {
+        proto: Protocol::Http1,
+        tls: Some(tls),
+    };
+    let shared = default_server();
+    crate::server::serve_on(shared, Arc::new(handler), &endpoint, || {
         crate::net::bind_any(addr, shared.config.backlog).map(Listener::Tcp)
     })
 }
@@ -42,7 +74,7 @@ pub fn listen_and_serve(addr: impl ToSocketAddrs, handler: impl Handler) -> Resu
 /// Serves `handler` on `listener` with the default server (manners' `Serve`).
 pub fn serve(listener: TcpListener, handler: impl Handler) -> Result<(), Error> {
     listener.set_nonblocking(true).map_err(Error::Io)?;
-    crate::server::serve_on(default_server(), Arc::new(handler), || {
+    crate::server::serve_on(default_server(), Arc::new(handler), &HTTP, || {
         Ok(Listener::Tcp(listener))
     })
 }

@@ -53,6 +53,7 @@ mod global;
 mod handle;
 mod handler;
 mod http1;
+mod io;
 mod net;
 mod parker;
 mod pool;
@@ -64,18 +65,24 @@ mod signals;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+mod tls;
 
 pub use config::{Builder, Config};
 pub use error::Error;
-pub use global::{close, close_on_interrupt, handle, listen_and_serve, serve, signal_received};
+pub use global::{
+    close, close_on_interrupt, handle, listen_and_serve, listen_and_serve_tls, serve,
+    signal_received,
+};
 pub use handle::{Handle, Routine, Stats};
 pub use handler::Handler;
 pub use http1::body::Body;
+pub use net::{Addr, PeerCred};
 pub use registry::{ConnInfo, ConnState};
 pub use request::{Hijacked, Request};
 pub use response::Response;
 pub use server::Server;
 pub use signals::{DEFAULT_SIGNALS, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+pub use tls::Pem;
 
 pub use http;
 

@@ -6,30 +6,73 @@
 //! interrupt it, a [`Waker`]. Sockets stay in blocking mode; a read happens
 //! only after `poll` reported the socket readable, so it returns at once.
 
+use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::net::UnixStream;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
+
+/// What a listener's connections speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    Http1,
+    FastCgi,
+}
+
+/// Where a server listens: a TCP address or a Unix socket path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Addr {
+    /// A TCP address (with the real port when bound to port 0).
+    Tcp(SocketAddr),
+    /// A Unix-domain socket path.
+    Unix(PathBuf),
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Addr::Tcp(a) => a.fmt(f),
+            Addr::Unix(p) => p.display().fmt(f),
+        }
+    }
+}
+
+/// The credentials of the process at the other end of a Unix socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerCred {
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+    /// Process id, when the system tells.
+    pub pid: Option<i32>,
+}
 
 /// A connected byte stream.
 #[derive(Debug)]
 pub(crate) enum Stream {
     Tcp(TcpStream),
+    Unix(UnixStream),
 }
 
 impl Stream {
     pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.shutdown(how),
+            Stream::Unix(s) => s.shutdown(how),
         }
     }
 
     pub(crate) fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_write_timeout(t),
+            Stream::Unix(s) => s.set_write_timeout(t),
         }
     }
 
@@ -37,6 +80,10 @@ impl Stream {
     pub(crate) fn try_clone_tcp(&self) -> io::Result<TcpStream> {
         match self {
             Stream::Tcp(s) => s.try_clone(),
+            Stream::Unix(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "only a TCP connection can be hijacked",
+            )),
         }
     }
 }
@@ -45,6 +92,7 @@ impl Read for &Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match *self {
             Stream::Tcp(s) => (&*s).read(buf),
+            Stream::Unix(s) => (&*s).read(buf),
         }
     }
 }
@@ -53,12 +101,14 @@ impl Write for &Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match *self {
             Stream::Tcp(s) => (&*s).write(buf),
+            Stream::Unix(s) => (&*s).write(buf),
         }
     }
 
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         match *self {
             Stream::Tcp(s) => (&*s).write_vectored(bufs),
+            Stream::Unix(s) => (&*s).write_vectored(bufs),
         }
     }
 
@@ -71,6 +121,7 @@ impl AsFd for Stream {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match self {
             Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
         }
     }
 }
@@ -80,21 +131,40 @@ impl AsFd for Stream {
 #[derive(Debug)]
 pub(crate) enum Listener {
     Tcp(TcpListener),
+    Unix(UnixSocket),
+}
+
+/// An accepted connection, before it is registered.
+pub(crate) struct Accepted {
+    pub(crate) stream: Stream,
+    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) local: Option<SocketAddr>,
+    pub(crate) cred: Option<PeerCred>,
 }
 
 impl Listener {
-    pub(crate) fn accept(&self) -> io::Result<(Stream, Option<SocketAddr>)> {
+    pub(crate) fn accept(&self) -> io::Result<Accepted> {
         match self {
             Listener::Tcp(l) => {
                 let (s, peer) = l.accept()?;
-                Ok((Stream::Tcp(s), Some(peer)))
+                let local = s.local_addr().ok();
+                Ok(Accepted {
+                    stream: Stream::Tcp(s),
+                    peer: Some(peer),
+                    local,
+                    cred: None,
+                })
             }
-        }
-    }
-
-    pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
-        match self {
-            Listener::Tcp(l) => l.local_addr(),
+            Listener::Unix(u) => {
+                let (s, _) = u.listener.accept()?;
+                let cred = peer_cred(&s);
+                Ok(Accepted {
+                    stream: Stream::Unix(s),
+                    peer: None,
+                    local: None,
+                    cred,
+                })
+            }
         }
     }
 }
@@ -103,8 +173,75 @@ impl AsFd for Listener {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match self {
             Listener::Tcp(l) => l.as_fd(),
+            Listener::Unix(u) => u.listener.as_fd(),
         }
     }
+}
+
+#[cfg(target_os = "linux")]
+fn peer_cred(s: &UnixStream) -> Option<PeerCred> {
+    let c = rustix::net::sockopt::socket_peercred(s).ok()?;
+    Some(PeerCred {
+        uid: c.uid.as_raw(),
+        gid: c.gid.as_raw(),
+        pid: Some(c.pid.as_raw_pid()),
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn peer_cred(_: &UnixStream) -> Option<PeerCred> {
+    None
+}
+
+/// A listening Unix socket; its file is removed when it closes, if we
+/// made it.
+#[derive(Debug)]
+pub(crate) struct UnixSocket {
+    pub(crate) listener: UnixListener,
+    pub(crate) path: PathBuf,
+    pub(crate) remove_on_close: bool,
+}
+
+impl Drop for UnixSocket {
+    fn drop(&mut self) {
+        if self.remove_on_close {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Binds a Unix socket at `path` with file mode `mode`. A socket file
+/// where a server still answers is refused (`AddrInUse`); a stale one (no
+/// one answers) is removed; any other file is left alone (`AlreadyExists`).
+pub(crate) fn bind_unix(path: &Path, mode: u32, backlog: i32) -> io::Result<UnixSocket> {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "the path exists and is not a socket",
+            ));
+        }
+        if UnixStream::connect(path).is_ok() {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                "a server already answers on this socket",
+            ));
+        }
+        std::fs::remove_file(path)?;
+    }
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    socket.bind(&SockAddr::unix(path)?)?;
+    let made = UnixSocket {
+        listener: UnixListener::from(std::os::fd::OwnedFd::from(socket)),
+        path: path.to_path_buf(),
+        remove_on_close: true,
+    };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    let sock = socket2::SockRef::from(&made.listener);
+    sock.listen(backlog)?;
+    made.listener.set_nonblocking(true)?;
+    Ok(made)
 }
 
 /// Binds a TCP listener the way a server wants it: `SO_REUSEADDR` (so a

@@ -50,7 +50,7 @@ impl ParkerHandle {
 
     /// Closes cleanly: FIN now, then linger (on the parker) until the peer
     /// closes too. A peer that already closed is done with at once.
-    pub(crate) fn close(&self, conn: Conn) {
+    pub(crate) fn close(&self, mut conn: Conn) {
         conn.shutdown_write();
         let linger = conn.shared.config.linger;
         if linger.is_zero() || peer_closed(&conn) {
@@ -148,8 +148,8 @@ impl Parker {
                     i += 1;
                     continue;
                 }
-                let c = self.parked.swap_remove(i);
-                if readable_now(&*c.stream) {
+                let mut c = self.parked.swap_remove(i);
+                if c.io().readable_now() {
                     // Its request arrived just as its time ran out: serve it.
                     self.dispatch(c);
                     continue;

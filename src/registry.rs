@@ -22,7 +22,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::net::Stream;
+use crate::net::{PeerCred, Stream};
 
 /// Where a connection is in its life. See the diagram in the crate docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,6 +69,8 @@ pub struct ConnInfo {
     pub(crate) id: u64,
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) local: Option<SocketAddr>,
+    pub(crate) cred: Option<PeerCred>,
+    pub(crate) tls: bool,
 }
 
 impl ConnInfo {
@@ -85,6 +87,16 @@ impl ConnInfo {
     /// The server's end of the connection (TCP connections).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.local
+    }
+
+    /// The peer process's credentials (Unix sockets, on Linux).
+    pub fn peer_cred(&self) -> Option<PeerCred> {
+        self.cred
+    }
+
+    /// True for a connection that speaks TLS (HTTPS).
+    pub fn is_tls(&self) -> bool {
+        self.tls
     }
 }
 
@@ -191,6 +203,8 @@ mod tests {
             id,
             peer: None,
             local: None,
+            cred: None,
+            tls: false,
         })
     }
 

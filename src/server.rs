@@ -3,11 +3,14 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Select};
 use parking_lot::Mutex;
+use rustls::ServerConfig;
 
 use crate::config::{Builder, Config};
 use crate::conn::Conn;
@@ -15,13 +18,13 @@ use crate::drain::Shared;
 use crate::error::Error;
 use crate::handle::Handle;
 use crate::handler::Handler;
-use crate::net::{self, wait_readable, Listener, Ready, Stream, Waker};
+use crate::net::{self, wait_readable, Accepted, Addr, Listener, Protocol, Ready, Stream, Waker};
 use crate::parker::{self, ParkerHandle};
 use crate::pool::{Pool, Slot};
 use crate::registry::ConnInfo;
 
-/// A bound HTTP/1.1 server. [`serve`](Server::serve) blocks the calling
-/// thread until a [`Handle::close`] (or a signal) drains it.
+/// A bound server. [`serve`](Server::serve) blocks the calling thread
+/// until a [`Handle::close`] (or a signal) drains it.
 ///
 /// ```no_run
 /// use courteous::{Request, Response, Server};
@@ -35,13 +38,24 @@ use crate::registry::ConnInfo;
 pub struct Server {
     shared: Arc<Shared>,
     listener: Mutex<Option<Listener>>,
-    addr: SocketAddr,
+    addr: Addr,
+    endpoint: Endpoint,
+}
+
+/// What a listener's connections get: their protocol and, for HTTPS, the
+/// TLS configuration.
+#[derive(Clone)]
+pub(crate) struct Endpoint {
+    pub(crate) proto: Protocol,
+    pub(crate) tls: Option<Arc<ServerConfig>>,
 }
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("addr", &self.addr)
+            .field("protocol", &self.endpoint.proto)
+            .field("tls", &self.endpoint.tls.is_some())
             .field("config", &self.shared.config)
             .finish()
     }
@@ -53,28 +67,59 @@ impl Server {
         Builder::new()
     }
 
-    /// Binds with the default configuration.
+    /// Binds a TCP address with the default configuration.
     pub fn bind(addr: impl ToSocketAddrs) -> Result<Server, Error> {
         Builder::new().bind(addr)
     }
 
-    /// Serves on an existing listener with the default configuration.
+    /// Binds a Unix socket with the default configuration.
+    pub fn bind_unix(path: impl AsRef<Path>) -> Result<Server, Error> {
+        Builder::new().bind_unix(path)
+    }
+
+    /// Serves on an existing TCP listener with the default configuration.
     pub fn from_listener(listener: TcpListener) -> Result<Server, Error> {
         Builder::new().from_listener(listener)
     }
 
-    pub(crate) fn new(config: Config, listener: TcpListener) -> Result<Server, Error> {
-        let addr = listener.local_addr().map_err(Error::Io)?;
+    /// Serves on an existing Unix listener with the default configuration.
+    pub fn from_unix_listener(listener: UnixListener) -> Result<Server, Error> {
+        Builder::new().from_unix_listener(listener)
+    }
+
+    pub(crate) fn new(
+        config: Config,
+        listener: Listener,
+        proto: Protocol,
+    ) -> Result<Server, Error> {
+        let addr = match &listener {
+            Listener::Tcp(l) => Addr::Tcp(l.local_addr().map_err(Error::Io)?),
+            Listener::Unix(u) => Addr::Unix(u.path.clone()),
+        };
+        let tls = match proto {
+            Protocol::Http1 => config.tls.as_ref().map(|t| t.resolve()).transpose()?,
+            Protocol::FastCgi => None,
+        };
         Ok(Server {
             shared: Shared::new(config),
-            listener: Mutex::new(Some(Listener::Tcp(listener))),
+            listener: Mutex::new(Some(listener)),
             addr,
+            endpoint: Endpoint { proto, tls },
         })
     }
 
-    /// The address the server listens on (the real port when bound to 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+    /// Where the server listens.
+    pub fn addr(&self) -> &Addr {
+        &self.addr
+    }
+
+    /// The TCP address the server listens on (the real port when bound to
+    /// port 0); `None` for a Unix socket.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        match &self.addr {
+            Addr::Tcp(a) => Some(*a),
+            Addr::Unix(_) => None,
+        }
     }
 
     /// A handle to close, wait for, and watch this server from any thread.
@@ -99,16 +144,19 @@ impl Server {
     /// its address anew. A [`Handle::close`] that came before `serve` makes
     /// it return at once.
     pub fn serve<H: Handler>(&self, handler: H) -> Result<(), Error> {
-        serve_on(&self.shared, Arc::new(handler), || {
+        serve_on(&self.shared, Arc::new(handler), &self.endpoint, || {
             if let Some(l) = self.listener.lock().take() {
                 return Ok(l);
             }
-            net::bind_tcp(self.addr, self.shared.config.backlog)
-                .map(Listener::Tcp)
-                .map_err(|e| Error::Bind {
-                    addr: self.addr.to_string(),
-                    source: e,
-                })
+            let cfg = &self.shared.config;
+            let bound = match &self.addr {
+                Addr::Tcp(a) => net::bind_tcp(*a, cfg.backlog).map(Listener::Tcp),
+                Addr::Unix(p) => net::bind_unix(p, cfg.unix_mode, cfg.backlog).map(Listener::Unix),
+            };
+            bound.map_err(|e| Error::Bind {
+                addr: self.addr.to_string(),
+                source: e,
+            })
         })
     }
 }
@@ -117,6 +165,7 @@ impl Server {
 pub(crate) fn serve_on(
     shared: &Arc<Shared>,
     handler: Arc<dyn Handler>,
+    endpoint: &Endpoint,
     listen: impl FnOnce() -> Result<Listener, Error>,
 ) -> Result<(), Error> {
     let accept_waker = Arc::new(Waker::new()?);
@@ -156,14 +205,25 @@ pub(crate) fn serve_on(
             return Err(Error::Io(e));
         }
     };
-    let addr = listener.local_addr().ok();
     log::info!(
-        "courteous: serving on {} with {} workers",
-        addr.map_or_else(|| "?".into(), |a| a.to_string()),
+        "courteous: serving {:?}{} with {} workers",
+        endpoint.proto,
+        if endpoint.tls.is_some() {
+            " over TLS"
+        } else {
+            ""
+        },
         shared.config.workers
     );
 
-    accept_loop(shared, &listener, &pool, &parker, &accept_waker, &closed);
+    let ctx = AcceptCtx {
+        shared,
+        endpoint,
+        pool: &pool,
+        parker: &parker,
+        closed: &closed,
+    };
+    accept_loop(&ctx, &listener, &accept_waker);
     drop(listener); // from here on, connects are refused
     shared.set_listening(false);
 
@@ -188,23 +248,25 @@ pub(crate) fn serve_on(
     Ok(())
 }
 
-fn accept_loop(
-    shared: &Arc<Shared>,
-    listener: &Listener,
-    pool: &Pool,
-    parker: &ParkerHandle,
-    waker: &Waker,
-    closed: &Receiver<()>,
-) {
+/// What the accept loop hands every connection.
+struct AcceptCtx<'a> {
+    shared: &'a Arc<Shared>,
+    endpoint: &'a Endpoint,
+    pool: &'a Pool,
+    parker: &'a ParkerHandle,
+    closed: &'a Receiver<()>,
+}
+
+fn accept_loop(ctx: &AcceptCtx<'_>, listener: &Listener, waker: &Waker) {
     let mut backoff = Duration::ZERO;
     loop {
-        if shared.is_draining() {
+        if ctx.shared.is_draining() {
             break;
         }
         match listener.accept() {
-            Ok((stream, peer)) => {
+            Ok(a) => {
                 backoff = Duration::ZERO;
-                dispatch(shared, stream, peer, pool, parker, closed);
+                dispatch(ctx, a);
             }
             Err(e) => match e.kind() {
                 io::ErrorKind::WouldBlock => {
@@ -233,37 +295,41 @@ fn accept_loop(
     // The drain began. Connections whose handshake the kernel completed are
     // taken and handled by the drain rules (a request already sent is
     // answered), rather than reset when the listener closes.
-    while let Ok((stream, peer)) = listener.accept() {
-        dispatch(shared, stream, peer, pool, parker, closed);
+    while let Ok(a) = listener.accept() {
+        dispatch(ctx, a);
     }
 }
 
-fn dispatch(
-    shared: &Arc<Shared>,
-    stream: Stream,
-    peer: Option<SocketAddr>,
-    pool: &Pool,
-    parker: &ParkerHandle,
-    closed: &Receiver<()>,
-) {
+fn dispatch(ctx: &AcceptCtx<'_>, a: Accepted) {
+    let shared = ctx.shared;
     let cfg = &shared.config;
-    let local = match &stream {
-        Stream::Tcp(s) => {
-            if let Err(e) = net::tune_tcp(s, cfg) {
-                log::debug!("courteous: socket options: {e}");
-            }
-            s.local_addr().ok()
+    if let Stream::Tcp(s) = &a.stream {
+        if let Err(e) = net::tune_tcp(s, cfg) {
+            log::debug!("courteous: socket options: {e}");
         }
-    };
-    if let Err(e) = stream.set_write_timeout(Some(cfg.write_timeout)) {
+    }
+    if let Err(e) = a.stream.set_write_timeout(Some(cfg.write_timeout)) {
         log::debug!("courteous: write timeout: {e}");
     }
+    let tls = match &ctx.endpoint.tls {
+        Some(config) => match crate::tls::accept(config) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                log::warn!("courteous: cannot start a TLS session: {e}");
+                return;
+            }
+        },
+        None => None,
+    };
     let info = ConnInfo {
         id: shared.next_conn_id(),
-        peer,
-        local,
+        peer: a.peer,
+        local: a.local,
+        cred: a.cred,
+        tls: tls.is_some(),
     };
-    let conn = Conn::accept(shared, stream, info);
+    let conn = Conn::accept(shared, a.stream, info, tls, ctx.endpoint.proto);
+    let pool = ctx.pool;
     let conn = match pool.fresh_tx.try_send(conn) {
         Ok(()) => {
             pool.queues.nudge();
@@ -276,7 +342,7 @@ fn dispatch(
     if !shared.is_draining() {
         let mut sel = Select::new();
         let send = sel.send(&pool.fresh_tx);
-        let _close = sel.recv(closed);
+        let _close = sel.recv(ctx.closed);
         let op = sel.select();
         if op.index() == send {
             if op.send(&pool.fresh_tx, conn).is_ok() {
@@ -284,7 +350,7 @@ fn dispatch(
             }
             return;
         }
-        let _ = op.recv(closed);
+        let _ = op.recv(ctx.closed);
     }
     // Draining with a full queue: the accept loop must not wait (the
     // listener closes now), and the connection must not be dropped (its
@@ -292,5 +358,5 @@ fn dispatch(
     // reset). The parker holds it by the drain rules: a request that
     // arrives within the grace goes to the workers' unbounded ready queue,
     // a silent connection is closed cleanly.
-    parker.park(conn);
+    ctx.parker.park(conn);
 }

@@ -82,6 +82,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -272,7 +273,7 @@ impl StateLog {
 /// (or [`stop`](TestServer::stop)) closes it and waits for `serve` to
 /// return (bounded: 10 s, then it lets the thread go and says so).
 pub struct TestServer {
-    addr: SocketAddr,
+    addr: crate::Addr,
     handle: Handle,
     done: crossbeam_channel::Receiver<Result<(), Error>>,
     thread: Option<JoinHandle<()>>,
@@ -298,9 +299,9 @@ impl TestServer {
         TestServer::serve(server, handler)
     }
 
-    /// Serves an already built server on a background thread.
+    /// Serves an already built server (TCP or Unix) on a background thread.
     pub fn serve(server: crate::Server, handler: impl Handler) -> TestServer {
-        let addr = server.local_addr();
+        let addr = server.addr().clone();
         let handle = server.handle();
         let (tx, done) = crossbeam_channel::bounded(1);
         let thread = thread::Builder::new()
@@ -317,9 +318,18 @@ impl TestServer {
         }
     }
 
-    /// The address to connect to.
+    /// The TCP address to connect to. Panics for a server on a Unix
+    /// socket (see [`server_addr`](TestServer::server_addr)).
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        match &self.addr {
+            crate::Addr::Tcp(a) => *a,
+            other => panic!("the test server listens on {other}, not TCP"),
+        }
+    }
+
+    /// Where the server listens, TCP or Unix.
+    pub fn server_addr(&self) -> &crate::Addr {
+        &self.addr
     }
 
     /// `http://ADDR` followed by `path`.
@@ -418,11 +428,39 @@ impl RawResponse {
     }
 }
 
-/// A client that sends exact bytes and reports exactly what it saw.
+/// A client that sends exact bytes and reports exactly what it saw, over
+/// TCP ([`RawClient::connect`]) or a Unix socket
+/// ([`RawClient::connect_unix`]).
 #[derive(Debug)]
-pub struct RawClient {
-    stream: TcpStream,
+pub struct RawClient<S: Socket = TcpStream> {
+    stream: S,
     buf: Vec<u8>,
+}
+
+/// A stream the raw client can drive: `TcpStream` or `UnixStream`.
+pub trait Socket: Read + Write + fmt::Debug {
+    /// Bounds the next reads.
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()>;
+    /// Shuts down part of the connection.
+    fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()>;
+}
+
+impl Socket for TcpStream {
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, t)
+    }
+    fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        TcpStream::shutdown(self, how)
+    }
+}
+
+impl Socket for UnixStream {
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        UnixStream::set_read_timeout(self, t)
+    }
+    fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        UnixStream::shutdown(self, how)
+    }
 }
 
 fn classify(e: &io::Error) -> Ending {
@@ -434,8 +472,8 @@ fn classify(e: &io::Error) -> Ending {
     }
 }
 
-impl RawClient {
-    /// Connects; a refused connect is `Err(Ending::Refused)`.
+impl RawClient<TcpStream> {
+    /// Connects over TCP; a refused connect is `Err(Ending::Refused)`.
     pub fn connect(addr: impl ToSocketAddrs) -> Result<RawClient, Ending> {
         let stream = TcpStream::connect(addr).map_err(|e| classify(&e))?;
         let _ = stream.set_nodelay(true);
@@ -451,9 +489,26 @@ impl RawClient {
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
+}
 
+impl RawClient<UnixStream> {
+    /// Connects to a Unix socket; a refused connect (or a missing socket
+    /// file) is `Err(Ending::Refused)`.
+    pub fn connect_unix(path: impl AsRef<std::path::Path>) -> Result<Self, Ending> {
+        let stream = UnixStream::connect(path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Ending::Refused,
+            _ => classify(&e),
+        })?;
+        Ok(RawClient {
+            stream,
+            buf: Vec::new(),
+        })
+    }
+}
+
+impl<S: Socket> RawClient<S> {
     /// The socket, for anything the kit does not cover.
-    pub fn stream(&self) -> &TcpStream {
+    pub fn stream(&self) -> &S {
         &self.stream
     }
 
@@ -467,13 +522,13 @@ impl RawClient {
         if left.is_zero() {
             return Err(Ending::TimedOut);
         }
-        let _ = self.stream.set_read_timeout(Some(left));
+        let _ = Socket::set_read_timeout(&self.stream, Some(left));
         let mut chunk = [0u8; 16 * 1024];
         match self.stream.read(&mut chunk) {
             Ok(0) => {
                 // Like a real client, answer the server's FIN with ours, so
                 // the server's linger ends at once.
-                let _ = self.stream.shutdown(std::net::Shutdown::Write);
+                let _ = Socket::shutdown(&self.stream, std::net::Shutdown::Write);
                 Err(Ending::Eof)
             }
             Ok(n) => {

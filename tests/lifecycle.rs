@@ -204,7 +204,7 @@ fn close_before_serve_returns_at_once_and_a_later_serve_works() {
 
     // The pending close was used up: the next serve serves.
     let second = Serving::server(&server, hello);
-    get_hello_at(server.local_addr());
+    get_hello_at(server.local_addr().expect("TCP"));
     await_stats(&handle, "serving", |s| s.serving && !s.draining);
     second.stop().expect("serve returns Ok");
     assert_eq!(handle.stats().served, 1);
@@ -286,9 +286,9 @@ fn serve_while_serving_or_draining_is_not_ready() {
         other => panic!("a second serve while serving: {other:?}"),
     }
     // The failed call changed nothing: the first serve still serves.
-    get_hello_at(server.local_addr());
+    get_hello_at(server.local_addr().expect("TCP"));
 
-    let mut client = hold_one(server.local_addr(), &gate);
+    let mut client = hold_one(server.local_addr().expect("TCP"), &gate);
     assert!(handle.close());
     await_stats(&handle, "the drain", |s| s.draining);
     match server.serve(hello) {
@@ -313,14 +313,14 @@ fn serve_while_serving_or_draining_is_not_ready() {
 fn serves_again_after_a_finished_drain() {
     let server = bind(Server::builder());
     let handle = server.handle();
-    let addr = server.local_addr();
+    let addr = server.local_addr().expect("TCP");
 
     for round in 1..=3u64 {
         let serving = Serving::server(&server, hello);
         get_hello(&mut connect_when_listening(&handle, addr));
         ureq_hello(addr);
         serving.stop().expect("serve returns Ok");
-        assert_eq!(server.local_addr(), addr, "same address");
+        assert_eq!(server.local_addr(), Some(addr), "same address");
         let st = handle.stats();
         assert!(!st.serving && !st.draining, "round {round}: {st:?}");
         assert_eq!(st.connections, 0, "round {round}: {st:?}");
@@ -400,7 +400,7 @@ fn wait_returns_at_once_when_not_serving() {
 
     // And after a finished run.
     let serving = Serving::server(&server, hello);
-    get_hello_at(server.local_addr());
+    get_hello_at(server.local_addr().expect("TCP"));
     serving.stop().expect("serve returns Ok");
     let h = server.handle();
     in_thread(move || h.wait())

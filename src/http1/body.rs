@@ -12,11 +12,11 @@
 //! and the connection closes after the response.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
-use super::buf::{Fill, ReadBuf};
-use crate::net::Stream;
+use super::buf::ReadBuf;
+use crate::io::{Fill, Io};
 
 /// Longest chunk-size line (with extensions) or trailer line accepted.
 const MAX_LINE: usize = 4096;
@@ -41,7 +41,7 @@ pub(crate) enum Decoder {
 
 /// What reading a body needs from its connection.
 pub(crate) struct Source<'a> {
-    pub(crate) stream: &'a Stream,
+    pub(crate) io: Io<'a>,
     pub(crate) buf: &'a mut ReadBuf,
     pub(crate) read_timeout: Duration,
     pub(crate) max_trailer_bytes: usize,
@@ -90,8 +90,7 @@ impl Decoder {
         }
         if *src.continue_pending {
             *src.continue_pending = false;
-            let mut w = src.stream;
-            w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            src.io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         }
         let r = self.read_inner(src, out);
         if r.is_err() {
@@ -189,25 +188,26 @@ impl Decoder {
     }
 }
 
-/// Waits for bytes (bounded by the read timeout) when the buffer is empty.
-fn need_bytes(src: &mut Source<'_>) -> io::Result<()> {
-    if !src.buf.is_empty() {
-        return Ok(());
+/// What a body read gets when the wait for bytes ends without any.
+fn no_bytes(got: Fill) -> io::Error {
+    match got {
+        Fill::Eof => io::Error::new(io::ErrorKind::UnexpectedEof, "client closed mid-body"),
+        _ => io::Error::new(
+            io::ErrorKind::TimedOut,
+            "timed out reading the request body",
+        ),
     }
+}
+
+/// Reads more into the buffer, waiting at most the read timeout.
+fn fill_buf(src: &mut Source<'_>) -> io::Result<()> {
     let deadline = Instant::now() + src.read_timeout;
     match src
         .buf
-        .fill(src.stream, super::buf::INITIAL, deadline, None)?
+        .fill(&mut src.io, super::buf::INITIAL, deadline, None)?
     {
         Fill::Data(_) => Ok(()),
-        Fill::Eof => Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "client closed mid-body",
-        )),
-        Fill::TimedOut | Fill::Woken => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "timed out reading the request body",
-        )),
+        other => Err(no_bytes(other)),
     }
 }
 
@@ -218,25 +218,14 @@ fn read_some(src: &mut Source<'_>, out: &mut [u8], left: u64) -> io::Result<usiz
     if src.buf.is_empty() && want >= super::buf::INITIAL {
         // Large reads skip the buffer.
         let deadline = Instant::now() + src.read_timeout;
-        match crate::net::wait_readable(src.stream, None, Some(deadline))? {
-            crate::net::Ready::Readable => {}
-            _ => {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "timed out reading the request body",
-                ))
-            }
-        }
-        let mut s = src.stream;
-        return match s.read(out)? {
-            0 => Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "client closed mid-body",
-            )),
-            n => Ok(n),
+        return match src.io.fill(out, deadline, None)? {
+            Fill::Data(n) => Ok(n),
+            other => Err(no_bytes(other)),
         };
     }
-    need_bytes(src)?;
+    if src.buf.is_empty() {
+        fill_buf(src)?;
+    }
     Ok(src.buf.copy_to(out))
 }
 
@@ -255,31 +244,10 @@ fn take_line(src: &mut Source<'_>, max: usize) -> io::Result<Vec<u8>> {
             src.buf.consume(i + 2);
             return Ok(line);
         }
-        if filled.len() > max + 1 {
+        if filled.len() > max + 1 || filled.len() >= super::buf::INITIAL {
             return Err(invalid("line too long in chunked body"));
         }
-        if filled.len() >= super::buf::INITIAL {
-            return Err(invalid("line too long in chunked body"));
-        }
-        let deadline = Instant::now() + src.read_timeout;
-        match src
-            .buf
-            .fill(src.stream, super::buf::INITIAL, deadline, None)?
-        {
-            Fill::Data(_) => {}
-            Fill::Eof => {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "client closed mid-body",
-                ))
-            }
-            Fill::TimedOut | Fill::Woken => {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "timed out reading the request body",
-                ))
-            }
-        }
+        fill_buf(src)?;
     }
 }
 
@@ -362,7 +330,13 @@ impl<'a> Body<'a> {
             .inner
             .as_mut()
             .ok_or_else(|| io::Error::other("the request body was taken out"))?;
-        let stream = src.stream.try_clone_tcp()?;
+        if src.io.tls.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a TLS connection cannot be hijacked",
+            ));
+        }
+        let stream = src.io.stream.try_clone_tcp()?;
         Ok((stream, src.buf.take()))
     }
 
@@ -402,6 +376,8 @@ impl fmt::Debug for Body<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::Stream;
+    use std::io::Write;
     use std::net::{TcpListener, TcpStream};
 
     /// Decodes `wire` as sent in pieces of `step` bytes.
@@ -425,7 +401,10 @@ mod tests {
         let mut pending = false;
         let mut dec = Decoder::for_framing(framing);
         let mut src = Source {
-            stream: &stream,
+            io: Io {
+                stream: &stream,
+                tls: None,
+            },
             buf: &mut buf,
             read_timeout: Duration::from_secs(5),
             max_trailer_bytes: 1024,

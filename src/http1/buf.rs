@@ -1,29 +1,18 @@
 //! The read buffer a worker keeps across the connections it serves, and
 //! the timed fill that every socket read goes through.
 
-use std::io::{self, Read};
+use std::io;
 use std::time::Instant;
 
-use crate::net::{wait_readable, Ready, Stream, Waker};
+pub(crate) use crate::io::Fill;
+use crate::io::Io;
+use crate::net::Waker;
 
 /// Bytes read from a connection and not yet consumed.
 pub(crate) struct ReadBuf {
     data: Vec<u8>,
     start: usize,
     end: usize,
-}
-
-/// What a timed fill got.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Fill {
-    /// This many new bytes are buffered.
-    Data(usize),
-    /// The peer closed its side.
-    Eof,
-    /// The deadline passed with nothing read.
-    TimedOut,
-    /// The waker fired; the caller re-checks what it waits for.
-    Woken,
 }
 
 pub(crate) const INITIAL: usize = 8 * 1024;
@@ -84,10 +73,9 @@ impl ReadBuf {
         n
     }
 
-    /// One `read` into free space, growing the buffer up to `limit` bytes.
-    /// Returns `Ok(0)` at end of file. The caller checks the limit first:
-    /// with `len() >= limit` there is no room and this reads nothing.
-    pub(crate) fn read_from(&mut self, mut stream: &Stream, limit: usize) -> io::Result<usize> {
+    /// Free space to read into, compacting or growing the buffer up to
+    /// `limit` bytes in all; `None` when it already holds `limit` bytes.
+    fn spare(&mut self, limit: usize) -> Option<&mut [u8]> {
         if self.end == self.data.len() {
             if self.start > 0 {
                 self.data.copy_within(self.start..self.end, 0);
@@ -97,40 +85,32 @@ impl ReadBuf {
                 let grown = (self.data.len() * 2).clamp(INITIAL, limit.max(INITIAL));
                 self.data.resize(grown, 0);
             } else {
-                return Err(io::Error::new(
-                    io::ErrorKind::OutOfMemory,
-                    "read buffer full",
-                ));
+                return None;
             }
         }
-        loop {
-            match stream.read(&mut self.data[self.end..]) {
-                Ok(n) => {
-                    self.end += n;
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        Some(&mut self.data[self.end..])
     }
 
-    /// Waits (until `deadline`, or a wake) for the socket, then reads once.
+    /// Waits (until `deadline`, or a wake) for the connection, then reads
+    /// once into free space, growing the buffer up to `limit` bytes. The
+    /// caller checks the limit first: a full buffer is an error here.
     pub(crate) fn fill(
         &mut self,
-        stream: &Stream,
+        io: &mut Io<'_>,
         limit: usize,
         deadline: Instant,
         waker: Option<&Waker>,
     ) -> io::Result<Fill> {
-        match wait_readable(stream, waker, Some(deadline))? {
-            Ready::Readable => {}
-            Ready::Woken => return Ok(Fill::Woken),
-            Ready::TimedOut => return Ok(Fill::TimedOut),
+        let Some(spare) = self.spare(limit) else {
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                "read buffer full",
+            ));
+        };
+        let got = io.fill(spare, deadline, waker)?;
+        if let Fill::Data(n) = got {
+            self.end += n;
         }
-        match self.read_from(stream, limit)? {
-            0 => Ok(Fill::Eof),
-            n => Ok(Fill::Data(n)),
-        }
+        Ok(got)
     }
 }

@@ -30,7 +30,8 @@ use super::head::{self, Head, Limits, Reject};
 use super::write::{write_response, Reply};
 use crate::conn::Conn;
 use crate::drain::Shared;
-use crate::net::{readable_now, wait_readable, Ready};
+use crate::io::Io;
+use crate::net::{wait_readable, Ready};
 use crate::pool::Worker;
 use crate::registry::ConnState;
 use crate::request::Request;
@@ -103,12 +104,16 @@ pub(crate) fn serve(w: &mut Worker, mut conn: Conn) -> Outcome {
 
 /// Waits for the first byte of the next request.
 fn await_request(w: &mut Worker, conn: &mut Conn) -> Await {
+    if conn.io().buffered() {
+        // TLS already holds the next request's plaintext.
+        return Await::Ready;
+    }
     loop {
         let deadline = conn.wait_deadline(w.shared.is_draining());
         w.slot.idle_wait.store(true, Ordering::SeqCst);
         if w.queues.waiting() > 0 {
             w.slot.idle_wait.store(false, Ordering::SeqCst);
-            return if readable_now(&*conn.stream) {
+            return if conn.io().readable_now() {
                 Await::Ready
             } else {
                 Await::Park
@@ -165,7 +170,7 @@ fn read_head(w: &mut Worker, conn: &mut Conn) -> Result<Head, HeadEnd> {
             }
         }
         match w.buf.fill(
-            &conn.stream,
+            &mut conn.io(),
             cfg.max_header_bytes,
             deadline,
             Some(&w.slot.waker),
@@ -187,7 +192,7 @@ fn read_head(w: &mut Worker, conn: &mut Conn) -> Result<Head, HeadEnd> {
 }
 
 /// Answers a bad or late head, then closes.
-fn reject(w: &mut Worker, conn: Conn, r: Reject) {
+fn reject(w: &mut Worker, mut conn: Conn, r: Reject) {
     log::debug!(
         "courteous: conn {} rejected: {} {}",
         conn.info.id(),
@@ -203,7 +208,7 @@ fn reject(w: &mut Worker, conn: Conn, r: Reject) {
         version: http::Version::HTTP_11,
         keep_alive: false,
     };
-    if write_response(&conn.stream, &mut w.wbuf, resp, reply).is_ok() {
+    if write_response(&mut conn.io(), &mut w.wbuf, resp, reply).is_ok() {
         w.parker.close(conn);
     }
 }
@@ -265,7 +270,10 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
 
     let outcome = {
         let src = Source {
-            stream: &conn.stream,
+            io: Io {
+                stream: &conn.stream,
+                tls: conn.tls.as_deref_mut(),
+            },
             buf: &mut w.buf,
             read_timeout: cfg.read_timeout,
             max_trailer_bytes: cfg.max_header_bytes,
@@ -314,7 +322,10 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
             .map_or(true, |max| conn.requests < max);
     if keep && !decoder.is_done() {
         let mut src = Source {
-            stream: &conn.stream,
+            io: Io {
+                stream: &conn.stream,
+                tls: conn.tls.as_deref_mut(),
+            },
             buf: &mut w.buf,
             read_timeout: cfg.read_timeout,
             max_trailer_bytes: cfg.max_header_bytes,
@@ -332,9 +343,12 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
         keep_alive: keep,
     };
     let wbuf = &mut w.wbuf;
-    let stream = &conn.stream;
+    let mut io = Io {
+        stream: &conn.stream,
+        tls: conn.tls.as_deref_mut(),
+    };
     let keep = match catch_unwind(AssertUnwindSafe(|| {
-        write_response(stream, wbuf, resp, reply)
+        write_response(&mut io, wbuf, resp, reply)
     })) {
         Ok(Ok(k)) => k,
         Ok(Err(e)) => {

@@ -62,7 +62,14 @@ const METHOD_AND_VERSION: usize = 32;
 pub(crate) fn parse(buf: &[u8], limits: Limits) -> Result<Option<(Head, usize)>, Reject> {
     // The request line: method SP target SP version; a target past the
     // limit is 414 whether or not its line has ended yet.
-    let line_len = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    // Empty lines before the request line are skipped (RFC 9112 §2.2), as
+    // httparse does; they do not lift the limit.
+    let start = buf
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    let line = &buf[start..];
+    let line_len = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
     if line_len > limits.max_uri_bytes + METHOD_AND_VERSION {
         return Err(reject(StatusCode::URI_TOO_LONG, "request target too long"));
     }
@@ -442,5 +449,442 @@ mod tests {
             ok("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n")
                 .expect_continue
         );
+    }
+
+    /// The URI limit holds however the request line is placed: a leading
+    /// empty line (which RFC 9112 §2.2 lets a server skip) does not lift it.
+    #[test]
+    fn uri_limit_holds_after_a_leading_empty_line() {
+        let long = format!("\r\nGET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(5000));
+        assert_eq!(status(&long), 414);
+    }
+
+    /// Bare LF line endings are accepted (RFC 9112 §2.2 allows it), and give
+    /// the same head as CRLF.
+    #[test]
+    fn bare_lf_line_endings_give_the_same_head() {
+        let lf = ok("POST /p HTTP/1.1\nHost: x\nContent-Length: 3\n\n");
+        let crlf = ok("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n");
+        assert_eq!(
+            (lf.method, lf.uri, lf.headers, lf.framing),
+            (crlf.method, crlf.uri, crlf.headers, crlf.framing)
+        );
+    }
+
+    /// NUL, bare CR and obs-fold in a head are refused, never folded in.
+    #[test]
+    fn control_bytes_and_obs_fold_are_400() {
+        for raw in [
+            "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nX\0A: b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\n\r\n",
+            "GET / HTTP/1.1\r\n Host: x\r\n\r\n",
+        ] {
+            assert_eq!(status(raw), 400, "{raw:?}");
+        }
+    }
+
+    // ----- properties --------------------------------------------------------
+
+    mod props {
+        use super::*;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+        use proptest::sample::select;
+
+        /// Few cases (the suite runs on 2 cores), no regression files in src/.
+        fn cases(n: u32) -> ProptestConfig {
+            ProptestConfig {
+                cases: n,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        /// A valid request, as a model: what was sent and what must be parsed.
+        #[derive(Debug, Clone)]
+        struct Req {
+            method: String,
+            target: String,
+            http10: bool,
+            leading_empty_line: bool,
+            lf_only: bool,
+            /// Field lines in the order sent: name as sent, OWS before the
+            /// value, the value, OWS after it.
+            fields: Vec<(String, String, Vec<u8>, String)>,
+            framing: Framing,
+            keep_alive: bool,
+            expect_continue: bool,
+        }
+
+        impl Req {
+            fn bytes(&self) -> Vec<u8> {
+                let eol: &[u8] = if self.lf_only { b"\n" } else { b"\r\n" };
+                let mut out = Vec::new();
+                if self.leading_empty_line {
+                    out.extend_from_slice(eol);
+                }
+                out.extend_from_slice(self.method.as_bytes());
+                out.push(b' ');
+                out.extend_from_slice(self.target.as_bytes());
+                out.extend_from_slice(if self.http10 {
+                    b" HTTP/1.0"
+                } else {
+                    b" HTTP/1.1"
+                });
+                out.extend_from_slice(eol);
+                for (name, before, value, after) in &self.fields {
+                    out.extend_from_slice(name.as_bytes());
+                    out.push(b':');
+                    out.extend_from_slice(before.as_bytes());
+                    out.extend_from_slice(value);
+                    out.extend_from_slice(after.as_bytes());
+                    out.extend_from_slice(eol);
+                }
+                out.extend_from_slice(eol);
+                out
+            }
+
+            fn headers(&self) -> HeaderMap {
+                let mut map = HeaderMap::new();
+                for (name, _, value, _) in &self.fields {
+                    map.append(
+                        HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                        HeaderValue::from_bytes(value).unwrap(),
+                    );
+                }
+                map
+            }
+        }
+
+        fn token(min: usize, max: usize) -> impl Strategy<Value = String> {
+            let tchar = "[A-Za-z0-9!#$%&'*+.^_`|~-]";
+            proptest::string::string_regex(&format!("{tchar}{{{min},{max}}}")).unwrap()
+        }
+
+        /// Random letter case, as clients send names.
+        fn any_case(s: &'static str) -> impl Strategy<Value = String> {
+            vec(any::<bool>(), s.len()).prop_map(move |up| {
+                s.chars()
+                    .zip(up)
+                    .map(|(c, u)| {
+                        if u {
+                            c.to_ascii_uppercase()
+                        } else {
+                            c.to_ascii_lowercase()
+                        }
+                    })
+                    .collect()
+            })
+        }
+
+        fn ows() -> impl Strategy<Value = String> {
+            select(vec!["", "", " ", "  ", "\t", " \t"]).prop_map(String::from)
+        }
+
+        /// A field value: visible ASCII, obs-text, and inner spaces and tabs
+        /// (httparse trims the outer ones).
+        fn value() -> impl Strategy<Value = Vec<u8>> {
+            let byte = prop_oneof![
+                8 => 0x21u8..=0x7e,
+                1 => Just(b' '),
+                1 => Just(b'\t'),
+                1 => 0x80u8..=0xff,
+            ];
+            vec(byte, 0..24).prop_map(|mut v| {
+                while v.last().is_some_and(|b| *b == b' ' || *b == b'\t') {
+                    v.pop();
+                }
+                let start = v.iter().position(|b| *b != b' ' && *b != b'\t');
+                v.drain(..start.unwrap_or(v.len()));
+                v
+            })
+        }
+
+        fn target() -> impl Strategy<Value = String> {
+            let pchar = "([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-F]{2})";
+            let origin = format!("(/{pchar}{{0,12}}){{1,4}}(\\?({pchar}|/|\\?){{0,16}})?");
+            prop_oneof![
+                8 => proptest::string::string_regex(&origin).unwrap(),
+                1 => Just("/".to_string()),
+                1 => proptest::string::string_regex(&format!("http://[a-z]{{1,8}}\\.test{origin}"))
+                    .unwrap(),
+            ]
+        }
+
+        fn method() -> impl Strategy<Value = String> {
+            prop_oneof![
+                4 => select(vec!["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"])
+                    .prop_map(String::from),
+                1 => "[A-Z]{1,12}",
+            ]
+        }
+
+        #[derive(Debug, Clone)]
+        enum Body {
+            None,
+            Length(u64, bool),
+            Chunked,
+        }
+
+        prop_compose! {
+            fn request()(
+                method in method(),
+                target in target(),
+                http10 in any::<bool>(),
+                leading_empty_line in prop::bool::weighted(0.1),
+                lf_only in prop::bool::weighted(0.2),
+                extra in vec((token(0, 12), ows(), value(), ows()), 0..10),
+                host in (any_case("host"), ows(), "[a-z0-9.-]{1,20}(:[0-9]{1,5})?", ows()),
+                with_host in any::<bool>(),
+                body in prop_oneof![
+                    Just(Body::None),
+                    (0u64..=(1 << 20), any::<bool>()).prop_map(|(n, twice)| Body::Length(n, twice)),
+                    Just(Body::Chunked),
+                ],
+                cl_name in any_case("content-length"),
+                te_name in any_case("transfer-encoding"),
+                te_value in any_case("chunked"),
+                connection in select(vec![None, Some("close"), Some("keep-alive"),
+                    Some("Keep-Alive"), Some("upgrade, close"), Some("te, keep-alive")]),
+                conn_name in any_case("connection"),
+                expect in any::<bool>(),
+                expect_name in any_case("expect"),
+                order in any::<prop::sample::Index>(),
+            ) -> Req {
+                let http10 = http10 && !matches!(body, Body::Chunked);
+                let mut fields: Vec<(String, String, Vec<u8>, String)> = extra
+                    .into_iter()
+                    .map(|(n, b, v, a)| (format!("X-{n}"), b, v, a))
+                    .collect();
+                let mut special = Vec::new();
+                if with_host || !http10 {
+                    special.push((host.0, host.1, host.2.into_bytes(), host.3));
+                }
+                let framing = match body {
+                    Body::None => Framing::None,
+                    Body::Length(n, twice) => {
+                        special.push((cl_name.clone(), " ".into(), n.to_string().into_bytes(), "".into()));
+                        if twice {
+                            special.push((cl_name, "".into(), format!("{n},{n}").into_bytes(), " ".into()));
+                        }
+                        if n == 0 { Framing::None } else { Framing::Length(n) }
+                    }
+                    Body::Chunked => {
+                        special.push((te_name, " ".into(), te_value.into_bytes(), "".into()));
+                        Framing::Chunked
+                    }
+                };
+                if let Some(c) = connection {
+                    special.push((conn_name, " ".into(), c.as_bytes().to_vec(), "".into()));
+                }
+                if expect {
+                    special.push((expect_name, " ".into(), b"100-continue".to_vec(), "".into()));
+                }
+                // The special fields go in at one random place among the others.
+                let at = order.index(fields.len() + 1);
+                for (i, f) in special.into_iter().enumerate() {
+                    fields.insert(at + i, f);
+                }
+                let keep_alive = if http10 {
+                    connection.is_some_and(|c| c.to_ascii_lowercase().contains("keep-alive"))
+                } else {
+                    !connection.is_some_and(|c| c.contains("close"))
+                };
+                Req {
+                    method,
+                    target,
+                    http10,
+                    leading_empty_line,
+                    lf_only,
+                    fields,
+                    framing,
+                    keep_alive,
+                    expect_continue: expect && !http10,
+                }
+            }
+        }
+
+        /// The statuses a head may be refused with.
+        const REFUSALS: [u16; 6] = [400, 413, 414, 431, 501, 505];
+
+        fn same_head(a: &Head, b: &Head) -> bool {
+            a.method == b.method
+                && a.uri == b.uri
+                && a.version == b.version
+                && a.headers == b.headers
+                && a.framing == b.framing
+                && a.keep_alive == b.keep_alive
+                && a.expect_continue == b.expect_continue
+        }
+
+        proptest! {
+            #![proptest_config(cases(256))]
+
+            /// A valid request parses to its model, and the connection loop's
+            /// way of reading (re-parse the accumulated bytes after each read)
+            /// gets the same head however the bytes are split: every proper
+            /// prefix of the head needs more, and the head's end is found
+            /// whatever follows it (a body, the next request).
+            #[test]
+            fn a_valid_head_parses_the_same_however_split(
+                req in request(),
+                after in vec(any::<u8>(), 0..64),
+                cuts in vec(any::<prop::sample::Index>(), 0..8),
+            ) {
+                let head = req.bytes();
+                let mut wire = head.clone();
+                wire.extend_from_slice(&after);
+
+                let (h, n) = match parse(&wire, LIMITS) {
+                    Ok(Some(got)) => got,
+                    other => panic!("{:?}: {other:?}", String::from_utf8_lossy(&head)),
+                };
+                prop_assert_eq!(n, head.len());
+                prop_assert_eq!(h.method.as_str(), req.method.as_str());
+                prop_assert_eq!(h.uri.to_string(), req.target.clone());
+                prop_assert_eq!(h.version, if req.http10 { Version::HTTP_10 } else { Version::HTTP_11 });
+                prop_assert_eq!(&h.headers, &req.headers());
+                prop_assert_eq!(h.framing, req.framing);
+                prop_assert_eq!(h.keep_alive, req.keep_alive);
+                prop_assert_eq!(h.expect_continue, req.expect_continue);
+
+                for end in 0..head.len() {
+                    let got = parse(&wire[..end], LIMITS);
+                    prop_assert!(matches!(got, Ok(None)), "prefix {}: {:?}", end, got);
+                }
+
+                // Reads ending at random places, as the connection loop sees them.
+                let mut ends: Vec<usize> = cuts.iter().map(|c| c.index(wire.len() + 1)).collect();
+                ends.push(wire.len());
+                ends.sort_unstable();
+                for end in ends {
+                    match parse(&wire[..end], LIMITS) {
+                        Ok(None) => prop_assert!(end < head.len()),
+                        Ok(Some((again, m))) => {
+                            prop_assert!(end >= head.len());
+                            prop_assert_eq!(m, n);
+                            prop_assert!(same_head(&again, &h), "{:?} vs {:?}", again, h);
+                        }
+                        Err(r) => prop_assert!(false, "read ending at {}: {:?}", end, r),
+                    }
+                }
+            }
+        }
+
+        /// Bytes worth putting into a head to break it.
+        fn nasty_byte() -> impl Strategy<Value = u8> {
+            prop_oneof![
+                3 => any::<u8>(),
+                1 => select(b"\r\n\0 \t:,;\"\\/?#%\x7f\x80\xff0".to_vec()),
+            ]
+        }
+
+        #[derive(Debug, Clone)]
+        enum Edit {
+            Set(prop::sample::Index, u8),
+            Insert(prop::sample::Index, u8),
+            Delete(prop::sample::Index),
+            Repeat(prop::sample::Index, usize),
+        }
+
+        fn edit() -> impl Strategy<Value = Edit> {
+            prop_oneof![
+                (any::<prop::sample::Index>(), nasty_byte()).prop_map(|(i, b)| Edit::Set(i, b)),
+                (any::<prop::sample::Index>(), nasty_byte()).prop_map(|(i, b)| Edit::Insert(i, b)),
+                any::<prop::sample::Index>().prop_map(Edit::Delete),
+                (any::<prop::sample::Index>(), 1usize..600).prop_map(|(i, n)| Edit::Repeat(i, n)),
+            ]
+        }
+
+        fn apply(mut wire: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
+            for e in edits {
+                match *e {
+                    Edit::Set(ref i, b) if !wire.is_empty() => {
+                        let i = i.index(wire.len());
+                        wire[i] = b;
+                    }
+                    Edit::Insert(ref i, b) => {
+                        let i = i.index(wire.len() + 1);
+                        wire.insert(i, b);
+                    }
+                    Edit::Delete(ref i) if !wire.is_empty() => {
+                        let i = i.index(wire.len());
+                        wire.remove(i);
+                    }
+                    Edit::Repeat(ref i, n) if !wire.is_empty() => {
+                        let i = i.index(wire.len());
+                        let b = wire[i];
+                        wire.splice(i..i, std::iter::repeat(b).take(n));
+                    }
+                    _ => {}
+                }
+            }
+            wire
+        }
+
+        fn limits() -> impl Strategy<Value = Limits> {
+            prop_oneof![
+                1 => Just(LIMITS),
+                2 => (1usize..12, 8usize..1024, 0usize..256, prop::option::of(0u64..2000)).prop_map(
+                    |(max_headers, max_header_bytes, max_uri_bytes, max_body_bytes)| Limits {
+                        max_headers,
+                        max_header_bytes,
+                        max_uri_bytes,
+                        max_body_bytes,
+                    }
+                ),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(cases(256))]
+
+            /// Hostile bytes (noise, or a valid request with random edits)
+            /// never panic the parser; a refusal is one of the head statuses;
+            /// an accepted head keeps the limits and is accepted the same when
+            /// it arrives in pieces.
+            #[test]
+            fn hostile_bytes_are_refused_with_a_head_status_or_parsed_within_limits(
+                wire in prop_oneof![
+                    1 => vec(any::<u8>(), 0..512),
+                    3 => (request(), vec(edit(), 1..6)).prop_map(|(r, e)| apply(r.bytes(), &e)),
+                ],
+                limits in limits(),
+            ) {
+                match parse(&wire, limits) {
+                    Ok(None) => {}
+                    Err(r) => prop_assert!(REFUSALS.contains(&r.status.as_u16()), "{:?}", r),
+                    Ok(Some((h, n))) => {
+                        prop_assert!(n > 0 && n <= wire.len() && n <= limits.max_header_bytes);
+                        prop_assert!(h.headers.len() <= limits.max_headers);
+                        // The limit is applied to the request line, with
+                        // room for the method and version.
+                        let target = h.uri.to_string();
+                        prop_assert!(
+                            target.len() <= limits.max_uri_bytes + METHOD_AND_VERSION,
+                            "a {}-byte target passed a {}-byte limit",
+                            target.len(),
+                            limits.max_uri_bytes
+                        );
+                        if let (Framing::Length(len), Some(max)) = (h.framing, limits.max_body_bytes) {
+                            prop_assert!(len <= max);
+                        }
+                        for end in 0..n {
+                            let got = parse(&wire[..end], limits);
+                            prop_assert!(matches!(got, Ok(None)), "prefix {}: {:?}", end, got);
+                        }
+                        let again = parse(&wire[..n], limits);
+                        prop_assert!(
+                            matches!(&again, Ok(Some((a, m))) if *m == n && same_head(a, &h)),
+                            "{:?}",
+                            again
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -2,13 +2,13 @@
 //! framing, `Connection`), and the body, fixed-length, chunked or
 //! close-delimited.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use http::{StatusCode, Version};
 
 use super::date;
-use crate::net::Stream;
+use crate::io::Io;
 use crate::response::{Payload, Response};
 
 /// Bodies up to this size go out in the same write as the head.
@@ -28,7 +28,7 @@ pub(crate) struct Reply {
 /// Writes `resp`; returns whether the connection may stay open. An error
 /// means the connection is unusable.
 pub(crate) fn write_response(
-    stream: &Stream,
+    io: &mut Io<'_>,
     wbuf: &mut Vec<u8>,
     resp: Response,
     reply: Reply,
@@ -113,24 +113,23 @@ pub(crate) fn write_response(
     }
     wbuf.extend_from_slice(b"\r\n");
 
-    let mut out = stream;
     if !send_body {
-        out.write_all(wbuf)?;
+        io.write_all(wbuf)?;
         return Ok(keep_alive);
     }
     match (body, frame) {
         (Payload::Bytes(b), _) => {
             if b.len() <= COALESCE {
                 wbuf.extend_from_slice(&b);
-                out.write_all(wbuf)?;
+                io.write_all(wbuf)?;
             } else {
-                out.write_all(wbuf)?;
-                out.write_all(&b)?;
+                io.write_all(wbuf)?;
+                io.write_all(&b)?;
             }
         }
         (Payload::Reader { mut reader, .. }, Frame::Length(n)) => {
-            out.write_all(wbuf)?;
-            let copied = io::copy(&mut (&mut reader).take(n), &mut out)?;
+            io.write_all(wbuf)?;
+            let copied = std::io::copy(&mut (&mut reader).take(n), io)?;
             if copied < n {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
@@ -139,18 +138,18 @@ pub(crate) fn write_response(
             }
         }
         (Payload::Reader { mut reader, .. }, Frame::Chunked) => {
-            write_chunked(&mut *reader, out, wbuf)?;
+            write_chunked(&mut *reader, io, wbuf)?;
         }
         (Payload::Reader { mut reader, .. }, _) => {
-            out.write_all(wbuf)?;
-            io::copy(&mut reader, &mut out)?;
+            io.write_all(wbuf)?;
+            std::io::copy(&mut reader, io)?;
         }
     }
     Ok(keep_alive)
 }
 
 /// Sends `reader` as chunks; the head already in `wbuf` goes with the first.
-fn write_chunked(reader: &mut dyn Read, mut out: &Stream, wbuf: &mut Vec<u8>) -> io::Result<()> {
+fn write_chunked(reader: &mut dyn Read, out: &mut Io<'_>, wbuf: &mut Vec<u8>) -> io::Result<()> {
     let mut chunk = vec![0u8; CHUNK];
     loop {
         let n = match reader.read(&mut chunk) {

@@ -507,6 +507,15 @@ impl RawClient<UnixStream> {
 }
 
 impl<S: Socket> RawClient<S> {
+    /// A raw client over a stream of your own (a TLS stream, say: implement
+    /// [`Socket`] for it).
+    pub fn new(stream: S) -> RawClient<S> {
+        RawClient {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
     /// The socket, for anything the kit does not cover.
     pub fn stream(&self) -> &S {
         &self.stream

@@ -72,8 +72,17 @@ pub struct Config {
     pub linger: Duration,
     /// File mode of a Unix socket the server binds (default `0o660`).
     pub unix_mode: u32,
+    /// After a close, how long to keep serving (health checks failing,
+    /// responses saying `Connection: close`) before the listener closes and
+    /// the drain proper begins, so load balancers stop sending first.
+    pub drain_delay: Duration,
+    /// A path the server answers itself: `200 ok` while serving, `503
+    /// draining` from the close on (for load-balancer health checks).
+    pub health_path: Option<String>,
     pub(crate) tls: Option<TlsSetup>,
     pub(crate) on_state: Option<StateHook>,
+    pub(crate) on_shutdown: Vec<Arc<dyn Fn() + Send + Sync>>,
+    pub(crate) before_shutdown: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
 }
 
 /// Where a server's TLS configuration comes from.
@@ -116,8 +125,12 @@ impl Default for Config {
             drain_head_timeout: Duration::from_secs(1),
             linger: Duration::from_millis(500),
             unix_mode: 0o660,
+            drain_delay: Duration::ZERO,
+            health_path: None,
             tls: None,
             on_state: None,
+            on_shutdown: Vec::new(),
+            before_shutdown: None,
         }
     }
 }
@@ -146,7 +159,11 @@ impl fmt::Debug for Config {
             .field("drain_head_timeout", &self.drain_head_timeout)
             .field("linger", &self.linger)
             .field("unix_mode", &format_args!("{:#o}", self.unix_mode))
+            .field("drain_delay", &self.drain_delay)
+            .field("health_path", &self.health_path)
             .field("tls", &self.tls.is_some())
+            .field("on_shutdown", &self.on_shutdown.len())
+            .field("before_shutdown", &self.before_shutdown.is_some())
             .field("on_state", &self.on_state.as_ref().map(|_| "Fn"))
             .finish()
     }
@@ -313,6 +330,44 @@ impl Builder {
     /// set `alpn_protocols` to `http/1.1` if you use ALPN).
     pub fn tls_config(mut self, config: Arc<rustls::ServerConfig>) -> Self {
         self.config.tls = Some(TlsSetup::Config(config));
+        self
+    }
+
+    /// After a close, keep serving this long before the drain proper (the
+    /// readiness drain of Kubernetes and load balancers): `is_draining()` is
+    /// true, the health route answers 503, responses say `Connection:
+    /// close`, and the listener stays open. A second close (or signal)
+    /// skips the rest of the delay. Default: none.
+    pub fn drain_delay(mut self, delay: Duration) -> Self {
+        self.config.drain_delay = delay;
+        self
+    }
+
+    /// Answers `GET`/`HEAD` on `path` in the server itself: `200 ok` while
+    /// serving, `503 draining` once closed (during a drain delay too).
+    pub fn health_route(mut self, path: impl Into<String>) -> Self {
+        self.config.health_path = Some(path.into());
+        self
+    }
+
+    /// Runs `f` when a drain starts (at the close, before any drain delay),
+    /// on a thread of its own; `serve` does not return before it finishes
+    /// (Go's `RegisterOnShutdown`). May be called several times.
+    pub fn on_shutdown<F>(mut self, f: F) -> Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.config.on_shutdown.push(Arc::new(f));
+        self
+    }
+
+    /// Consulted on every close (signals included): returning false vetoes
+    /// it and the server keeps serving (tylerb/graceful's `BeforeShutdown`).
+    pub fn before_shutdown<F>(mut self, f: F) -> Self
+    where
+        F: Fn() -> bool + Send + Sync + 'static,
+    {
+        self.config.before_shutdown = Some(Arc::new(f));
         self
     }
 

@@ -28,6 +28,9 @@ use crate::registry::{ConnInfo, ConnState, Registry};
 pub(crate) enum Phase {
     Ready,
     Serving,
+    /// Closed, but within the drain delay: still accepting, health checks
+    /// fail, responses say `Connection: close`.
+    Delaying,
     Draining,
 }
 
@@ -43,6 +46,10 @@ pub(crate) struct State {
     pub(crate) killed: u64,
     pub(crate) signal: Option<i32>,
     pub(crate) drain_started: Option<Instant>,
+    /// The end of the drain delay, while it runs.
+    pub(crate) delay_until: Option<Instant>,
+    /// Force-close now (a second signal, or `Handle::force_close`).
+    pub(crate) force: bool,
     /// The listener is open (accepting, or queueing connects for us).
     pub(crate) listening: bool,
     /// The thread running the accept loop.
@@ -65,7 +72,13 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     state: Mutex<State>,
     cond: Condvar,
+    /// From a close until `serve` returns (drain delay included).
     draining: AtomicBool,
+    /// From the start of the real drain (listener closed) until `serve`
+    /// returns.
+    closing: AtomicBool,
+    /// A weak handle on ourselves, for threads that must not keep us alive.
+    self_ref: Mutex<std::sync::Weak<Shared>>,
     pub(crate) signals: Mutex<Vec<signal_hook::iterator::Handle>>,
 }
 
@@ -76,7 +89,7 @@ const LISTENER_CLOSE_BOUND: std::time::Duration = std::time::Duration::from_secs
 
 impl Shared {
     pub(crate) fn new(config: Config) -> Arc<Shared> {
-        Arc::new(Shared {
+        let shared = Arc::new(Shared {
             config,
             state: Mutex::new(State {
                 phase: Phase::Ready,
@@ -89,6 +102,8 @@ impl Shared {
                 killed: 0,
                 signal: None,
                 drain_started: None,
+                delay_until: None,
+                force: false,
                 listening: false,
                 serve_thread: None,
                 wakers: Vec::new(),
@@ -96,14 +111,24 @@ impl Shared {
             }),
             cond: Condvar::new(),
             draining: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            self_ref: Mutex::new(std::sync::Weak::new()),
             signals: Mutex::new(Vec::new()),
-        })
+        });
+        *shared.self_ref.lock() = Arc::downgrade(&shared);
+        shared
     }
 
-    /// True once a drain has begun, until `serve` returns. Lock-free: the
-    /// serving path reads it on every response.
+    /// True once a close was accepted (drain delay included), until `serve`
+    /// returns. Lock-free: the serving path reads it on every response.
     pub(crate) fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Acquire)
+    }
+
+    /// True once the listener is closing and connections are being closed:
+    /// the drain proper, after any delay.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
     }
 
     pub(crate) fn drain_started(&self) -> Option<Instant> {
@@ -121,7 +146,9 @@ impl Shared {
         let mut st = self.state.lock();
         match st.phase {
             Phase::Serving => return Err(crate::Error::NotReady { quitting: false }),
-            Phase::Draining => return Err(crate::Error::NotReady { quitting: true }),
+            Phase::Delaying | Phase::Draining => {
+                return Err(crate::Error::NotReady { quitting: true })
+            }
             Phase::Ready => {}
         }
         if st.close_pending {
@@ -138,12 +165,19 @@ impl Shared {
         Ok(Some(rx))
     }
 
-    /// Starts a drain; true only for the call that started it.
+    /// Starts a drain; true only for the call that started it. With a
+    /// drain delay the listener stays open for the delay first (a second
+    /// close skips the rest of it). A `before_shutdown` veto keeps serving.
     pub(crate) fn close(&self, signal: Option<i32>) -> bool {
-        let wakers = {
+        {
             let mut st = self.state.lock();
             match st.phase {
                 Phase::Draining => return false,
+                Phase::Delaying => {
+                    drop(st);
+                    self.start_drain();
+                    return false;
+                }
                 Phase::Ready => {
                     if st.close_pending {
                         return false;
@@ -156,20 +190,62 @@ impl Shared {
                 }
                 Phase::Serving => {}
             }
-            st.phase = Phase::Draining;
-            st.drain_started = Some(Instant::now());
+        }
+        if let Some(veto) = &self.config.before_shutdown {
+            if !veto() {
+                log::info!("courteous: close vetoed by before_shutdown");
+                return false;
+            }
+        }
+        let delayed = {
+            let mut st = self.state.lock();
+            if st.phase != Phase::Serving {
+                return false; // another close won the race
+            }
             if signal.is_some() {
                 st.signal = signal;
             }
             self.draining.store(true, Ordering::Release);
+            if self.config.drain_delay.is_zero() {
+                false
+            } else {
+                st.phase = Phase::Delaying;
+                st.delay_until = Some(Instant::now() + self.config.drain_delay);
+                self.cond.notify_all();
+                true
+            }
+        };
+        self.run_shutdown_hooks();
+        if delayed {
+            log::info!(
+                "courteous: drain delay of {:?} started: health checks fail, the listener stays open",
+                self.config.drain_delay
+            );
+            // The accept loop times its wait to the end of the delay.
+            self.wake_all();
+        } else {
+            self.start_drain();
+        }
+        true
+    }
+
+    /// Closing → the real drain: the listener closes, idle connections go.
+    pub(crate) fn start_drain(&self) {
+        {
+            let mut st = self.state.lock();
+            if !matches!(st.phase, Phase::Serving | Phase::Delaying) {
+                return;
+            }
+            st.phase = Phase::Draining;
+            st.delay_until = None;
+            st.drain_started = Some(Instant::now());
+            self.draining.store(true, Ordering::Release);
+            self.closing.store(true, Ordering::Release);
             st.close_tx = None;
             self.cond.notify_all();
-            st.wakers.clone()
-        };
-        log::info!("courteous: drain started");
-        for w in wakers {
-            w.wake();
         }
+        log::info!("courteous: drain started");
+        self.wake_all();
         // Return once the listener is closed, so that a connect made after
         // close() returns is refused. The accept loop does that at once when
         // woken (it never blocks while draining); the bound only guards
@@ -184,13 +260,90 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// The end of a drain delay, if one runs.
+    pub(crate) fn delay_until(&self) -> Option<Instant> {
+        self.state.lock().delay_until
+    }
+
+    /// Force-closes what is left now, as the shutdown deadline would (a
+    /// second signal during a drain). Starts the drain first if needed.
+    /// False when the server is not serving.
+    pub(crate) fn force(&self) -> bool {
+        let phase = self.state.lock().phase;
+        match phase {
+            Phase::Ready => return false,
+            Phase::Serving => {
+                if !self.close(None) {
+                    return false;
+                }
+            }
+            Phase::Delaying => self.start_drain(),
+            Phase::Draining => {}
+        }
+        let mut st = self.state.lock();
+        st.force = true;
+        self.cond.notify_all();
         true
+    }
+
+    /// A signal arrived: the first closes, the next one skips a drain delay
+    /// or, during the drain, forces the deadline now.
+    pub(crate) fn on_signal(&self, sig: i32) {
+        let phase = self.state.lock().phase;
+        match phase {
+            Phase::Ready | Phase::Serving => {
+                self.close(Some(sig));
+            }
+            Phase::Delaying => {
+                log::info!("courteous: signal {sig} again: the drain delay is cut short");
+                self.start_drain();
+            }
+            Phase::Draining => {
+                log::warn!("courteous: signal {sig} again: force-closing what is left");
+                self.force();
+            }
+        }
+    }
+
+    fn wake_all(&self) {
+        let wakers = self.state.lock().wakers.clone();
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Runs the `on_shutdown` callbacks, each on a thread of its own and
+    /// tracked as a routine: the drain does not end before they do.
+    fn run_shutdown_hooks(&self) {
+        for hook in &self.config.on_shutdown {
+            let hook = hook.clone();
+            self.routine_started();
+            let guard = RoutineDone(self);
+            let weak = self.self_ref.lock().clone();
+            let spawned = std::thread::Builder::new()
+                .name("courteous-on-shutdown".into())
+                .spawn(move || {
+                    hook();
+                    if let Some(shared) = weak.upgrade() {
+                        shared.routine_finished();
+                    }
+                });
+            match spawned {
+                Ok(_) => std::mem::forget(guard),
+                Err(e) => log::error!("courteous: cannot run an on_shutdown hook: {e}"),
+            }
+        }
     }
 
     /// Draining → Ready, after the drain finished or was cut short.
     pub(crate) fn finish(&self) {
         let mut st = self.state.lock();
         st.phase = Phase::Ready;
+        st.delay_until = None;
+        st.force = false;
+        self.closing.store(false, Ordering::Release);
         st.listening = false;
         st.serve_thread = None;
         st.wakers.clear();
@@ -207,6 +360,9 @@ impl Shared {
         loop {
             if st.drained() {
                 return 0;
+            }
+            if st.force {
+                break;
             }
             match deadline {
                 Some(d) => {
@@ -256,7 +412,7 @@ impl Shared {
             killed: st.killed,
             serving: st.phase != Phase::Ready,
             listening: st.listening,
-            draining: st.phase == Phase::Draining,
+            draining: matches!(st.phase, Phase::Delaying | Phase::Draining),
         }
     }
 
@@ -372,6 +528,15 @@ impl Shared {
         if st.phase == Phase::Draining && st.drained() {
             self.cond.notify_all();
         }
+    }
+}
+
+/// Finishes a routine that could not be handed to its thread.
+struct RoutineDone<'a>(&'a Shared);
+
+impl Drop for RoutineDone<'_> {
+    fn drop(&mut self) {
+        self.0.routine_finished();
     }
 }
 

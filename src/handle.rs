@@ -63,7 +63,8 @@ pub struct Stats {
     /// The listener is open: connects are queued for this server. False
     /// before `serve` has its listener and from the start of a drain on.
     pub listening: bool,
-    /// A drain has begun and `serve` has not returned yet.
+    /// A close was accepted (a drain delay or the drain itself runs) and
+    /// `serve` has not returned yet.
     pub draining: bool,
 }
 
@@ -89,6 +90,14 @@ impl Handle {
         self.shared.close(None)
     }
 
+    /// Force-closes every connection now, as the shutdown deadline would
+    /// (counted in [`connections_killed`](Handle::connections_killed)),
+    /// starting the drain first if needed; what a second Ctrl-C does.
+    /// False when the server is not serving.
+    pub fn force_close(&self) -> bool {
+        self.shared.force()
+    }
+
     /// [`close`](Handle::close), then [`wait`](Handle::wait).
     pub fn blocking_close(&self) -> bool {
         let started = self.close();
@@ -112,7 +121,8 @@ impl Handle {
         self.shared.stats().killed
     }
 
-    /// True from the start of a drain until `serve` returns.
+    /// True from an accepted close (drain delay included) until `serve`
+    /// returns.
     pub fn is_draining(&self) -> bool {
         self.shared.is_draining()
     }

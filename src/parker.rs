@@ -140,7 +140,7 @@ impl Parker {
                 }
             }
             let now = Instant::now();
-            let draining = self.shared.is_draining();
+            let draining = self.shared.is_closing();
             let cfg = &self.shared.config;
             let mut i = 0;
             while i < self.parked.len() {

@@ -260,7 +260,12 @@ struct AcceptCtx<'a> {
 fn accept_loop(ctx: &AcceptCtx<'_>, listener: &Listener, waker: &Waker) {
     let mut backoff = Duration::ZERO;
     loop {
-        if ctx.shared.is_draining() {
+        if let Some(until) = ctx.shared.delay_until() {
+            if Instant::now() >= until {
+                ctx.shared.start_drain();
+            }
+        }
+        if ctx.shared.is_closing() {
             break;
         }
         match listener.accept() {
@@ -270,7 +275,8 @@ fn accept_loop(ctx: &AcceptCtx<'_>, listener: &Listener, waker: &Waker) {
             }
             Err(e) => match e.kind() {
                 io::ErrorKind::WouldBlock => {
-                    let _ = wait_readable(listener, Some(waker), None);
+                    // During a drain delay, wake at its end.
+                    let _ = wait_readable(listener, Some(waker), ctx.shared.delay_until());
                 }
                 io::ErrorKind::Interrupted => {}
                 io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset => {
@@ -339,7 +345,7 @@ fn dispatch(ctx: &AcceptCtx<'_>, a: Accepted) {
         Err(crossbeam_channel::TrySendError::Disconnected(_)) => return,
     };
     // The queue is full: wait for room, unless a drain begins.
-    if !shared.is_draining() {
+    if !shared.is_closing() {
         let mut sel = Select::new();
         let send = sel.send(&pool.fresh_tx);
         let _close = sel.recv(ctx.closed);

@@ -37,7 +37,7 @@ pub(crate) fn close_on(shared: &Arc<Shared>, signals: &[i32]) -> Result<(), Erro
             for sig in sigs.forever() {
                 let Some(shared) = weak.upgrade() else { break };
                 log::info!("courteous: signal {sig} received");
-                shared.close(Some(sig));
+                shared.on_signal(sig);
             }
         })
         .map_err(Error::Signal)?;

@@ -299,7 +299,8 @@ impl TestServer {
         TestServer::serve(server, handler)
     }
 
-    /// Serves an already built server (TCP or Unix) on a background thread.
+    /// Serves an already built server (TCP or Unix) on a background thread;
+    /// returns once it listens.
     pub fn serve(server: crate::Server, handler: impl Handler) -> TestServer {
         let addr = server.addr().clone();
         let handle = server.handle();
@@ -310,6 +311,13 @@ impl TestServer {
                 let _ = tx.send(server.serve(handler));
             })
             .unwrap_or_else(|e| panic!("cannot spawn the serve thread: {e}"));
+        // Return once connects are queued for the server (or serve already
+        // returned, e.g. after a close made before it), so that a test's
+        // first close or connect never races the serve thread's start.
+        let deadline = Instant::now() + STOP_BOUND;
+        while !handle.stats().listening && done.is_empty() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(1));
+        }
         TestServer {
             addr,
             handle,

@@ -109,7 +109,7 @@ fn await_request(w: &mut Worker, conn: &mut Conn) -> Await {
         return Await::Ready;
     }
     loop {
-        let deadline = conn.wait_deadline(w.shared.is_draining());
+        let deadline = conn.wait_deadline(w.shared.is_closing());
         w.slot.idle_wait.store(true, Ordering::SeqCst);
         if w.queues.waiting() > 0 {
             w.slot.idle_wait.store(false, Ordering::SeqCst);
@@ -160,7 +160,7 @@ fn read_head(w: &mut Worker, conn: &mut Conn) -> Result<Head, HeadEnd> {
         }
         let mut deadline = start + cfg.header_read_timeout;
         let mut drain_cut = false;
-        if shared.is_draining() {
+        if shared.is_closing() {
             if let Some(began) = shared.drain_started() {
                 let bound = began + cfg.drain_head_timeout;
                 if bound < deadline {
@@ -248,6 +248,20 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// The built-in health route, when configured and asked for: `200 ok`
+/// while serving, `503 draining` from the close on.
+fn health_check(shared: &Shared, req: &Request<'_>) -> Option<Response> {
+    let path = shared.config.health_path.as_deref()?;
+    if req.uri().path() != path || !(req.method() == Method::GET || req.method() == Method::HEAD) {
+        return None;
+    }
+    Some(if shared.is_draining() {
+        Response::plain(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+    } else {
+        Response::plain(StatusCode::OK, "ok\n")
+    })
+}
+
 /// One request: handler, response, leftovers.
 fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
     let shared = w.shared.clone();
@@ -286,8 +300,13 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
         *inner.version_mut() = version;
         *inner.headers_mut() = headers;
         let mut req = Request::new(inner, &conn.info, &shared, &hijacked);
-        let handler = &w.handler;
-        catch_unwind(AssertUnwindSafe(|| handler.handle(&mut req)))
+        match health_check(&shared, &req) {
+            Some(resp) => Ok(resp),
+            None => {
+                let handler = &w.handler;
+                catch_unwind(AssertUnwindSafe(|| handler.handle(&mut req)))
+            }
+        }
     };
     if hijacked.get() {
         // The handler owns the socket now (through its own dup); dropping

@@ -2,9 +2,12 @@
 //!
 //! ```text
 //! cargo run --release --example demo -- --addr 127.0.0.1:PORT [--timeout-ms N] [--workers N]
+//!     [--tls-cert FILE --tls-key FILE]   same routes over HTTPS
+//!     [--unix PATH]                      HTTP on a Unix socket instead of TCP
+//!     [--fastcgi PATH]                   a FastCGI responder on a Unix socket
 //! ```
 //!
-//! Prints `listening ADDR` once accepting. Routes: `GET /hello` → `hello`;
+//! Prints `listening ADDR` (the address or the socket path) once accepting. Routes: `GET /hello` → `hello`;
 //! `GET /sleep?ms=N` → sleeps N ms, then `slept N`; `POST /echo` → the
 //! body back. SIGTERM or SIGINT drains; when `serve` returns it prints
 //! `drained killed=K` and exits 0.
@@ -19,6 +22,10 @@ struct Args {
     addr: String,
     timeout_ms: Option<u64>,
     workers: Option<usize>,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+    unix: Option<String>,
+    fastcgi: Option<String>,
 }
 
 fn parse_args() -> Args {
@@ -26,6 +33,10 @@ fn parse_args() -> Args {
         addr: "127.0.0.1:8080".into(),
         timeout_ms: None,
         workers: None,
+        tls_cert: None,
+        tls_key: None,
+        unix: None,
+        fastcgi: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -45,15 +56,28 @@ fn parse_args() -> Args {
             "--workers" => {
                 args.workers = Some(value().parse().unwrap_or_else(|_| usage("bad --workers")))
             }
+            "--tls-cert" => args.tls_cert = Some(value()),
+            "--tls-key" => args.tls_key = Some(value()),
+            "--unix" => args.unix = Some(value()),
+            "--fastcgi" => args.fastcgi = Some(value()),
             other => usage(&format!("unknown flag {other}")),
         }
+    }
+    if args.tls_cert.is_some() != args.tls_key.is_some() {
+        usage("--tls-cert and --tls-key go together");
+    }
+    if args.unix.is_some() && args.fastcgi.is_some() {
+        usage("--unix and --fastcgi exclude each other");
     }
     args
 }
 
 fn usage(why: &str) -> ! {
     eprintln!("demo: {why}");
-    eprintln!("usage: demo --addr HOST:PORT [--timeout-ms N] [--workers N]");
+    eprintln!(
+        "usage: demo --addr HOST:PORT [--timeout-ms N] [--workers N] \
+         [--tls-cert FILE --tls-key FILE] [--unix PATH | --fastcgi PATH]"
+    );
     std::process::exit(2);
 }
 
@@ -94,7 +118,15 @@ fn main() {
     if let Some(n) = args.workers {
         builder = builder.workers(n);
     }
-    let server = match builder.bind(&args.addr) {
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        builder = builder.tls_pem(cert.as_str(), key.as_str());
+    }
+    let bound = match (&args.unix, &args.fastcgi) {
+        (Some(path), _) => builder.bind_unix(path),
+        (_, Some(path)) => builder.bind_fastcgi(path),
+        _ => builder.bind(&args.addr),
+    };
+    let server = match bound {
         Ok(s) => s,
         Err(e) => {
             eprintln!("demo: {e}");

@@ -398,6 +398,35 @@ impl Builder {
         Server::new(self.config, Listener::Unix(socket), Protocol::Http1)
     }
 
+    /// Binds a Unix-domain socket at `path` and serves FastCGI on it (the
+    /// responder role, behind nginx, Apache or `cgi-fcgi`), with the same
+    /// handler type and the same drain as HTTP. The socket file follows the
+    /// rules of [`bind_unix`](Builder::bind_unix).
+    ///
+    /// ```text
+    /// # nginx
+    /// location / {
+    ///     include fastcgi_params;
+    ///     fastcgi_pass unix:/run/app/fcgi.sock;
+    ///     fastcgi_keep_conn on;   # reuse connections (FCGI_KEEP_CONN)
+    /// }
+    /// ```
+    pub fn bind_fastcgi(self, path: impl AsRef<Path>) -> Result<Server, Error> {
+        let path = path.as_ref();
+        let socket = crate::net::bind_unix(path, self.config.unix_mode, self.config.backlog)
+            .map_err(|e| Error::Bind {
+                addr: path.display().to_string(),
+                source: e,
+            })?;
+        Server::new(self.config, Listener::Unix(socket), Protocol::FastCgi)
+    }
+
+    /// Serves FastCGI on a TCP address (for web servers on another host).
+    pub fn bind_fastcgi_tcp(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
+        let listener = crate::net::bind_any(addr, self.config.backlog)?;
+        Server::new(self.config, Listener::Tcp(listener), Protocol::FastCgi)
+    }
+
     /// Serves on a TCP listener made elsewhere (inherited, or bound with
     /// options of your own).
     pub fn from_listener(self, listener: TcpListener) -> Result<Server, Error> {

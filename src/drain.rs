@@ -531,6 +531,41 @@ impl Shared {
     }
 }
 
+/// Counts a request in flight from its head to its response, whatever
+/// path it leaves by (a panic included).
+pub(crate) struct InFlight<'a> {
+    shared: &'a Shared,
+    armed: bool,
+}
+
+impl<'a> InFlight<'a> {
+    pub(crate) fn start(shared: &'a Shared) -> Self {
+        shared.request_started();
+        InFlight {
+            shared,
+            armed: true,
+        }
+    }
+
+    /// The response is written: one lock for the count and the new state.
+    pub(crate) fn finish(mut self, conn: &mut crate::conn::Conn, keep_alive: bool) {
+        self.armed = false;
+        let next = keep_alive.then_some(ConnState::Idle);
+        self.shared.request_done(&conn.info, next);
+        if let Some(s) = next {
+            conn.state = s;
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.shared.request_finished(false);
+        }
+    }
+}
+
 /// Finishes a routine that could not be handed to its thread.
 struct RoutineDone<'a>(&'a Shared);
 

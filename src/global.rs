@@ -27,6 +27,12 @@ const HTTP: Endpoint = Endpoint {
     tls: None,
 };
 
+/// A FastCGI responder.
+const FASTCGI: Endpoint = Endpoint {
+    proto: Protocol::FastCgi,
+    tls: None,
+};
+
 fn default_server() -> &'static Arc<Shared> {
     static DEFAULT: OnceLock<Arc<Shared>> = OnceLock::new();
     DEFAULT.get_or_init(|| Shared::new(Config::default()))
@@ -40,11 +46,25 @@ pub fn handle() -> Handle {
 }
 
 /// Binds `addr` and serves `handler` on the default server until
-/// [`close`] (manners' `ListenAndServe`).
-pub fn listen_and_serve(addr: impl ToSocketAddrs, handler: impl Handler) -> Result<(), Error> {
+/// [`close`] (manners' `ListenAndServe`). As in manners, an address that
+/// starts with `/` or `.` is a Unix socket path, served as FastCGI;
+/// anything else (`"127.0.0.1:8080"`, a `SocketAddr`) is HTTP over TCP.
+pub fn listen_and_serve(addr: impl ToString, handler: impl Handler) -> Result<(), Error> {
     let shared = default_server();
+    let addr = addr.to_string();
+    if addr.starts_with('/') || addr.starts_with('.') {
+        let path = Path::new(&addr);
+        return crate::server::serve_on(shared, Arc::new(handler), &FASTCGI, || {
+            crate::net::bind_unix(path, shared.config.unix_mode, shared.config.backlog)
+                .map(Listener::Unix)
+                .map_err(|e| Error::Bind {
+                    addr: addr.clone(),
+                    source: e,
+                })
+        });
+    }
     crate::server::serve_on(shared, Arc::new(handler), &HTTP, || {
-        crate::net::bind_any(addr, shared.config.backlog).map(Listener::Tcp)
+        crate::net::bind_any(addr.as_str(), shared.config.backlog).map(Listener::Tcp)
     })
 }
 

@@ -1,7 +1,11 @@
 //! The handler: what turns a request into a response.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+use http::{Method, StatusCode};
+
+use crate::drain::Shared;
 use crate::request::Request;
 use crate::response::Response;
 
@@ -51,4 +55,46 @@ impl Handler for Box<dyn Handler> {
     fn handle(&self, req: &mut Request<'_>) -> Response {
         (**self).handle(req)
     }
+}
+
+/// Answers a request, whatever the protocol: the built-in health route
+/// when configured, else the handler. A panicking handler gives a `500`;
+/// the flag says it panicked (the connection then closes).
+pub(crate) fn respond(
+    shared: &Shared,
+    handler: &dyn Handler,
+    req: &mut Request<'_>,
+) -> (Response, bool) {
+    if let Some(resp) = health_check(shared, req) {
+        return (resp, false);
+    }
+    match catch_unwind(AssertUnwindSafe(|| handler.handle(req))) {
+        Ok(resp) => (resp, false),
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(not a string)".into());
+            log::error!("courteous: handler panicked: {msg}");
+            (
+                Response::plain(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n"),
+                true,
+            )
+        }
+    }
+}
+
+/// The built-in health route, when configured and asked for: `200 ok`
+/// while serving, `503 draining` from the close on.
+fn health_check(shared: &Shared, req: &Request<'_>) -> Option<Response> {
+    let path = shared.config.health_path.as_deref()?;
+    if req.uri().path() != path || !(req.method() == Method::GET || req.method() == Method::HEAD) {
+        return None;
+    }
+    Some(if shared.is_draining() {
+        Response::plain(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+    } else {
+        Response::plain(StatusCode::OK, "ok\n")
+    })
 }

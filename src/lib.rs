@@ -49,6 +49,7 @@ mod config;
 mod conn;
 mod drain;
 mod error;
+mod fastcgi;
 mod global;
 mod handle;
 mod handler;
@@ -90,3 +91,8 @@ pub use http;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// Entry points for the fuzz targets (not part of the API).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;

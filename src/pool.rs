@@ -23,8 +23,8 @@ use crate::conn::Conn;
 use crate::drain::Shared;
 use crate::handler::Handler;
 use crate::http1::buf::ReadBuf;
-use crate::http1::conn::{serve, Outcome};
-use crate::net::Waker;
+use crate::http1::conn::Outcome;
+use crate::net::{wait_readable, Protocol, Ready, Waker};
 use crate::parker::ParkerHandle;
 
 /// One worker's doorbell: rung when a drain starts, or when a connection
@@ -86,9 +86,51 @@ pub(crate) struct Worker {
     pub(crate) parker: ParkerHandle,
     pub(crate) buf: ReadBuf,
     pub(crate) wbuf: Vec<u8>,
+    /// FastCGI's record buffer, reused across connections.
+    pub(crate) records: crate::fastcgi::record::RecordReader,
+}
+
+/// What [`Worker::await_request`] decided.
+pub(crate) enum Await {
+    /// Bytes of the next request are here.
+    Ready,
+    /// Idle while others wait for a worker: hand it to the parker.
+    Park,
+    /// Timed out, or past its drain grace: close it cleanly.
+    Close,
 }
 
 impl Worker {
+    /// Waits for the first byte of a connection's next request, whatever
+    /// its protocol: until its idle (or header) timeout, in a drain until
+    /// its grace ends; parks it instead when other connections wait for a
+    /// worker.
+    pub(crate) fn await_request(&mut self, conn: &mut Conn) -> Await {
+        if conn.io().buffered() {
+            // TLS already holds the next request's plaintext.
+            return Await::Ready;
+        }
+        loop {
+            let deadline = conn.wait_deadline(self.shared.is_closing());
+            self.slot.idle_wait.store(true, Ordering::SeqCst);
+            if self.queues.waiting() > 0 {
+                self.slot.idle_wait.store(false, Ordering::SeqCst);
+                return if conn.io().readable_now() {
+                    Await::Ready
+                } else {
+                    Await::Park
+                };
+            }
+            let r = wait_readable(&*conn.stream, Some(&self.slot.waker), Some(deadline));
+            self.slot.idle_wait.store(false, Ordering::SeqCst);
+            match r {
+                Ok(Ready::Readable) => return Await::Ready,
+                Ok(Ready::Woken) => continue,
+                Ok(Ready::TimedOut) | Err(_) => return Await::Close,
+            }
+        }
+    }
+
     fn run(mut self) {
         let mut fresh = self.queues.fresh.clone();
         let mut ready = self.queues.ready.clone();
@@ -115,6 +157,10 @@ impl Worker {
     }
 
     fn serve(&mut self, conn: Conn) {
+        let serve = match conn.proto {
+            Protocol::Http1 => crate::http1::conn::serve,
+            Protocol::FastCgi => crate::fastcgi::conn::serve,
+        };
         match catch_unwind(AssertUnwindSafe(|| serve(self, conn))) {
             Ok(Outcome::Done) => {}
             Ok(Outcome::Park(conn)) => self.parker.park(conn),
@@ -163,6 +209,7 @@ impl Pool {
                 parker: parker.clone(),
                 buf: ReadBuf::new(),
                 wbuf: Vec::with_capacity(1024),
+                records: Default::default(),
             };
             threads.push(
                 thread::Builder::new()

@@ -3,7 +3,7 @@
 use std::cell::Cell;
 use std::fmt;
 use std::io;
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::ops::{Deref, DerefMut};
 
 use crate::drain::Shared;
@@ -27,6 +27,9 @@ pub struct Request<'a> {
     conn: &'a ConnInfo,
     shared: &'a Shared,
     hijacked: &'a Cell<bool>,
+    remote: Option<SocketAddr>,
+    local: Option<SocketAddr>,
+    https: bool,
 }
 
 /// A connection a handler took over with [`Request::hijack`].
@@ -52,7 +55,42 @@ impl<'a> Request<'a> {
             conn,
             shared,
             hijacked,
+            remote: conn.peer_addr(),
+            local: conn.local_addr(),
+            https: conn.is_tls(),
         }
+    }
+
+    /// For a request relayed by another server (FastCGI): the client's
+    /// address, the address it reached, and whether it came over HTTPS.
+    pub(crate) fn with_origin(
+        mut self,
+        remote: Option<SocketAddr>,
+        local: Option<SocketAddr>,
+        https: bool,
+    ) -> Self {
+        self.remote = remote;
+        self.local = local;
+        self.https = https;
+        self
+    }
+
+    /// The server address the client reached: the local end of a TCP
+    /// connection, or for FastCGI the web server's `SERVER_ADDR`.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local
+    }
+
+    /// The client's address: the peer of a TCP connection, or for FastCGI
+    /// the `REMOTE_ADDR` the web server passed on.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote
+    }
+
+    /// True when the client came over HTTPS: this server's TLS, or for
+    /// FastCGI the web server's (`HTTPS=on`).
+    pub fn is_https(&self) -> bool {
+        self.https
     }
 
     /// Takes the raw connection (for a protocol upgrade, say). The server

@@ -10,10 +10,26 @@ use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 
 const T: Duration = Duration::from_secs(10);
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count())
-        .unwrap_or(0)
+/// Fills every hole in the descriptor table and returns the one number
+/// left free below all the others (RLIMIT_NOFILE caps descriptor numbers,
+/// not their count). The fillers stay open: this binary has one test.
+fn fill_descriptor_holes() -> u64 {
+    use std::os::fd::{AsRawFd, IntoRawFd};
+    let highest = std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .max()
+        .unwrap_or(0);
+    loop {
+        let f = std::fs::File::open("/dev/null").expect("/dev/null");
+        let fd = f.as_raw_fd();
+        if fd > highest {
+            // Every number up to `highest` is taken; free this one again.
+            drop(f);
+            return fd as u64;
+        }
+        let _ = f.into_raw_fd();
+    }
 }
 
 /// CPU time (user + system) this process has used, from /proc.
@@ -39,8 +55,13 @@ fn emfile_is_survived_without_spinning() {
     let mut first = RawClient::connect(server.addr()).expect("connect");
     assert_eq!(first.get("/", T).expect("served").status, 200);
 
+    // Leave exactly one free descriptor: the client's connect takes it,
+    // the kernel completes the handshake, and the server's accept has
+    // none left: EMFILE, for certain.
     let old = getrlimit(Resource::Nofile);
-    let limit = (open_fds() + 8) as u64;
+    let accepted = handle.stats().accepted;
+    let free = fill_descriptor_holes();
+    let limit = free + 1;
     setrlimit(
         Resource::Nofile,
         Rlimit {
@@ -49,33 +70,26 @@ fn emfile_is_survived_without_spinning() {
         },
     )
     .expect("lower the fd limit");
-
-    // Fill the table with client sockets; the kernel completes their
-    // handshakes, so the server's accept runs into EMFILE.
-    let mut clients = Vec::new();
-    while let Ok(c) = TcpStream::connect(server.addr()) {
-        clients.push(c);
-        if clients.len() > 64 {
-            break;
-        }
-    }
-    let accepted = handle.stats().accepted;
+    let pending = TcpStream::connect(server.addr());
     let cpu_before = cpu_time();
     let wall = Instant::now();
     std::thread::sleep(Duration::from_millis(500)); // a window to measure, not to order
     let cpu = cpu_time() - cpu_before;
     let elapsed = wall.elapsed();
-
+    let during = handle.stats().accepted;
     setrlimit(Resource::Nofile, old).expect("restore the fd limit");
+
+    let pending = pending.expect("the client's connect had its descriptor");
+    assert_eq!(during, accepted, "nothing could be accepted at the limit");
     assert!(
         cpu < elapsed / 2,
         "accept loop spun on EMFILE: {cpu:?} CPU in {elapsed:?}"
     );
-    assert!(!clients.is_empty());
-    drop(clients);
-
-    // The server is still there: it accepts the backlog and new clients.
+    // The accept loop backs off (at most 1 s), then takes the pending one.
     wait_until(&handle, |s| s.accepted > accepted, T).expect("accepting again");
+    drop(pending);
+
+    // The server is still there for new clients.
     let mut again = RawClient::connect(server.addr()).expect("connect");
     assert_eq!(again.get("/", T).expect("served after EMFILE").status, 200);
     server.stop().expect("clean stop");

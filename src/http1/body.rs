@@ -303,15 +303,32 @@ fn parse_chunk_size(line: &[u8]) -> io::Result<u64> {
 /// # Ok::<(), courteous::Error>(())
 /// ```
 pub struct Body<'a> {
-    inner: Option<(Source<'a>, &'a mut Decoder)>,
+    inner: Inner<'a>,
     len: Option<u64>,
+}
+
+/// Where a body's bytes come from.
+enum Inner<'a> {
+    Empty,
+    /// An HTTP/1.1 connection and its framing.
+    Http1(Source<'a>, &'a mut Decoder),
+    /// Another protocol's body stream (FastCGI `STDIN`).
+    Stream(&'a mut (dyn Read + Send + 'a)),
 }
 
 impl<'a> Body<'a> {
     pub(crate) fn new(src: Source<'a>, dec: &'a mut Decoder) -> Body<'a> {
         let len = dec.remaining();
         Body {
-            inner: Some((src, dec)),
+            inner: Inner::Http1(src, dec),
+            len,
+        }
+    }
+
+    /// A body read from another protocol's stream.
+    pub(crate) fn from_stream(r: &'a mut (dyn Read + Send + 'a), len: Option<u64>) -> Body<'a> {
+        Body {
+            inner: Inner::Stream(r),
             len,
         }
     }
@@ -319,17 +336,18 @@ impl<'a> Body<'a> {
     /// A body with nothing in it.
     pub fn empty() -> Body<'static> {
         Body {
-            inner: None,
+            inner: Inner::Empty,
             len: Some(0),
         }
     }
 
     /// A dup of the socket and the buffered bytes, for a hijack.
     pub(crate) fn take_connection(&mut self) -> io::Result<(std::net::TcpStream, Vec<u8>)> {
-        let (src, _) = self
-            .inner
-            .as_mut()
-            .ok_or_else(|| io::Error::other("the request body was taken out"))?;
+        let Inner::Http1(src, _) = &mut self.inner else {
+            return Err(io::Error::other(
+                "only an HTTP/1.1 connection whose body is still in its request can be hijacked",
+            ));
+        };
         if src.io.tls.is_some() {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -349,7 +367,7 @@ impl<'a> Body<'a> {
 impl Default for Body<'_> {
     fn default() -> Self {
         Body {
-            inner: None,
+            inner: Inner::Empty,
             len: Some(0),
         }
     }
@@ -358,8 +376,9 @@ impl Default for Body<'_> {
 impl Read for Body<'_> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         match &mut self.inner {
-            Some((src, dec)) => dec.read(src, out),
-            None => Ok(0),
+            Inner::Http1(src, dec) => dec.read(src, out),
+            Inner::Stream(r) => r.read(out),
+            Inner::Empty => Ok(0),
         }
     }
 }
@@ -368,7 +387,13 @@ impl fmt::Debug for Body<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Body")
             .field("content_length", &self.len)
-            .field("state", &self.inner.as_ref().map(|(_, d)| **d))
+            .field(
+                "state",
+                &match &self.inner {
+                    Inner::Http1(_, d) => Some(**d),
+                    _ => None,
+                },
+            )
             .finish()
     }
 }
@@ -479,5 +504,487 @@ mod tests {
     fn early_eof_fails() {
         let e = decode(b"abc", Framing::Length(10), 100).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    // ----- properties --------------------------------------------------------
+
+    mod props {
+        use super::*;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+        use proptest::sample::{select, Index};
+        use std::net::Shutdown;
+        use std::os::unix::net::UnixStream;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        use std::thread;
+
+        /// The bound on every wait.
+        const T: Duration = Duration::from_secs(10);
+
+        /// Few cases (the suite runs on 2 cores), no regression files in src/.
+        fn cases(n: u32) -> ProptestConfig {
+            ProptestConfig {
+                cases: n,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        /// What one decode gave: the body bytes, how it ended, and (when it
+        /// ended well) the bytes it left for the next request.
+        #[derive(Debug, PartialEq, Eq)]
+        struct Decoded {
+            body: Vec<u8>,
+            end: Result<(), io::ErrorKind>,
+            left: Vec<u8>,
+        }
+
+        /// Decodes `wire` delivered in pieces ending at `cuts`. A piece is
+        /// written only once the decoder has taken everything before it off
+        /// the socket, so each read the decoder makes sees at most one
+        /// piece: the split is the one asked for, not whatever the kernel
+        /// coalesced. The handler reads `out_len` bytes at a time; the peer
+        /// shuts its side after the last piece.
+        fn decode_paced(
+            wire: &[u8],
+            cuts: &[Index],
+            framing: Framing,
+            out_len: usize,
+            max_body: Option<u64>,
+        ) -> Decoded {
+            let (mut client, server) = UnixStream::pair().unwrap();
+            let probe = server.try_clone().unwrap();
+            let done = Arc::new(AtomicBool::new(false));
+            let mut ends: Vec<usize> = cuts.iter().map(|c| c.index(wire.len() + 1)).collect();
+            ends.push(wire.len());
+            ends.sort_unstable();
+            ends.dedup();
+            let wire = wire.to_vec();
+            let writer = {
+                let done = done.clone();
+                thread::spawn(move || {
+                    let deadline = Instant::now() + T;
+                    let mut start = 0;
+                    for end in ends {
+                        client.write_all(&wire[start..end]).unwrap();
+                        start = end;
+                        // Wait (polling, bounded) until the decoder took it or stopped.
+                        while !done.load(Ordering::SeqCst)
+                            && rustix::io::ioctl_fionread(&probe).unwrap() > 0
+                        {
+                            assert!(Instant::now() < deadline, "the decoder stalled");
+                            thread::yield_now();
+                        }
+                    }
+                    client.shutdown(Shutdown::Write).unwrap();
+                })
+            };
+            let stream = Stream::Unix(server);
+            let mut buf = ReadBuf::new();
+            let mut pending = false;
+            let mut dec = Decoder::for_framing(framing);
+            let mut src = Source {
+                io: Io {
+                    stream: &stream,
+                    tls: None,
+                },
+                buf: &mut buf,
+                read_timeout: T,
+                max_trailer_bytes: 4096,
+                max_body,
+                continue_pending: &mut pending,
+            };
+            let mut body = Vec::new();
+            let mut out = vec![0u8; out_len.max(1)];
+            let end = loop {
+                match dec.read(&mut src, &mut out) {
+                    Ok(0) => break Ok(()),
+                    Ok(n) => body.extend_from_slice(&out[..n]),
+                    Err(e) => break Err(e.kind()),
+                }
+            };
+            done.store(true, Ordering::SeqCst);
+            writer.join().expect("the writer");
+            let mut left = Vec::new();
+            if end.is_ok() {
+                assert!(dec.is_done());
+                left.extend_from_slice(buf.filled());
+                (&stream).read_to_end(&mut left).unwrap();
+            }
+            Decoded { body, end, left }
+        }
+
+        /// A valid chunked encoding and where its parts are.
+        #[derive(Debug, Clone)]
+        struct Chunked {
+            wire: Vec<u8>,
+            body: Vec<u8>,
+            /// Per data chunk: where its size digits are, and its data.
+            digits: Vec<(usize, usize)>,
+            data: Vec<(usize, usize)>,
+            /// Where the trailer section starts (after the last chunk's line).
+            trailers_at: usize,
+        }
+
+        fn token(min: usize, max: usize) -> impl Strategy<Value = Vec<u8>> {
+            let tchar = "[A-Za-z0-9!#$%&'*+.^_`|~-]";
+            proptest::string::string_regex(&format!("{tchar}{{{min},{max}}}"))
+                .unwrap()
+                .prop_map(String::into_bytes)
+        }
+
+        fn bws() -> impl Strategy<Value = &'static [u8]> {
+            select(vec![&b""[..], b"", b" ", b"\t", b"  "])
+        }
+
+        /// `quoted-string`: qdtext and quoted-pairs (RFC 9110 §5.6.4).
+        fn quoted() -> impl Strategy<Value = Vec<u8>> {
+            let qdtext = prop_oneof![
+                Just(vec![b'\t']),
+                Just(vec![b' ']),
+                Just(vec![0x21]),
+                (0x23u8..=0x5b).prop_map(|b| vec![b]),
+                (0x5du8..=0x7e).prop_map(|b| vec![b]),
+                (0x80u8..=0xff).prop_map(|b| vec![b]),
+                prop_oneof![Just(b'\t'), 0x20u8..=0x7e, 0x80u8..=0xff].prop_map(|b| vec![b'\\', b]),
+            ];
+            vec(qdtext, 0..12).prop_map(|parts| {
+                let mut v = vec![b'"'];
+                v.extend(parts.concat());
+                v.push(b'"');
+                v
+            })
+        }
+
+        /// `*( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )`
+        fn extensions() -> impl Strategy<Value = Vec<u8>> {
+            let value = prop_oneof![token(1, 8), quoted()];
+            let one = (
+                bws(),
+                bws(),
+                token(1, 8),
+                prop::option::of((bws(), bws(), value)),
+            );
+            vec(one, 0..3).prop_map(|exts| {
+                let mut v = Vec::new();
+                for (b1, b2, name, val) in exts {
+                    v.extend_from_slice(b1);
+                    v.push(b';');
+                    v.extend_from_slice(b2);
+                    v.extend(name);
+                    if let Some((b3, b4, val)) = val {
+                        v.extend_from_slice(b3);
+                        v.push(b'=');
+                        v.extend_from_slice(b4);
+                        v.extend(val);
+                    }
+                }
+                v
+            })
+        }
+
+        /// Body bytes, with the bytes of the framing itself often among them.
+        fn data(min: usize, max: usize) -> impl Strategy<Value = Vec<u8>> {
+            vec(
+                prop_oneof![3 => any::<u8>(), 1 => select(b"\r\n0;:".to_vec())],
+                min..max,
+            )
+        }
+
+        /// Hex digits for `n`: either case, with up to 3 leading zeros.
+        fn hex(n: u64, zeros: usize, upper: bool) -> Vec<u8> {
+            let digits = if upper {
+                format!("{n:X}")
+            } else {
+                format!("{n:x}")
+            };
+            let mut v = vec![b'0'; zeros];
+            v.extend_from_slice(digits.as_bytes());
+            v
+        }
+
+        prop_compose! {
+            fn chunked()(
+                chunks in vec((data(1, 200), 0usize..3, any::<bool>(), extensions()), 0..8),
+                last in (0usize..3, extensions()),
+                trailers in vec((token(1, 12), bws(), vec(prop_oneof![0x21u8..=0x7e, 0x80u8..=0xff], 0..20)), 0..4),
+            ) -> Chunked {
+                let mut c = Chunked {
+                    wire: Vec::new(),
+                    body: Vec::new(),
+                    digits: Vec::new(),
+                    data: Vec::new(),
+                    trailers_at: 0,
+                };
+                for (data, zeros, upper, ext) in chunks {
+                    let at = c.wire.len();
+                    c.wire.extend(hex(data.len() as u64, zeros, upper));
+                    c.digits.push((at, c.wire.len()));
+                    c.wire.extend(ext);
+                    c.wire.extend_from_slice(b"\r\n");
+                    c.data.push((c.wire.len(), c.wire.len() + data.len()));
+                    c.wire.extend_from_slice(&data);
+                    c.wire.extend_from_slice(b"\r\n");
+                    c.body.extend(data);
+                }
+                c.wire.extend(hex(0, last.0, false));
+                c.wire.extend(last.1);
+                c.wire.extend_from_slice(b"\r\n");
+                c.trailers_at = c.wire.len();
+                for (name, ows, value) in trailers {
+                    c.wire.extend(name);
+                    c.wire.push(b':');
+                    c.wire.extend_from_slice(ows);
+                    c.wire.extend(value);
+                    c.wire.extend_from_slice(b"\r\n");
+                }
+                c.wire.extend_from_slice(b"\r\n");
+                c
+            }
+        }
+
+        /// What follows a body on a kept-alive connection.
+        fn next_request() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                Just(Vec::new()),
+                Just(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
+                data(1, 64),
+            ]
+        }
+
+        fn cuts() -> impl Strategy<Value = Vec<Index>> {
+            vec(any::<Index>(), 0..24)
+        }
+
+        proptest! {
+            #![proptest_config(cases(128))]
+
+            /// A valid chunked body (random sizes, extensions, trailers)
+            /// decodes to its data however it is split across reads and
+            /// however the handler sizes its reads, and the decoder stops
+            /// exactly at its end, leaving the next request's bytes.
+            #[test]
+            fn chunked_decodes_the_same_however_split(
+                c in chunked(),
+                next in next_request(),
+                cuts in cuts(),
+                out_len in 1usize..64,
+                limit in prop::option::of(0u64..64),
+            ) {
+                let mut wire = c.wire.clone();
+                wire.extend_from_slice(&next);
+                let max = limit.map(|extra| c.body.len() as u64 + extra);
+                let got = decode_paced(&wire, &cuts, Framing::Chunked, out_len, max);
+                prop_assert_eq!(got, Decoded { body: c.body, end: Ok(()), left: next });
+            }
+
+            /// A `Content-Length` body decodes to its bytes however split, and
+            /// the decoder takes no byte past it.
+            #[test]
+            fn length_decodes_the_same_however_split(
+                body in data(0, 3000),
+                next in next_request(),
+                cuts in cuts(),
+                out_len in 1usize..64,
+            ) {
+                let mut wire = body.clone();
+                wire.extend_from_slice(&next);
+                let framing = Framing::Length(body.len() as u64);
+                let got = decode_paced(&wire, &cuts, framing, out_len, Some(0));
+                prop_assert_eq!(got, Decoded { body, end: Ok(()), left: next });
+            }
+
+            /// A `Content-Length` body cut short fails with `UnexpectedEof`
+            /// after giving the bytes that came.
+            #[test]
+            fn a_short_length_body_fails(
+                body in data(1, 3000),
+                cut in any::<Index>(),
+                cuts in cuts(),
+                out_len in 1usize..64,
+            ) {
+                let sent = &body[..cut.index(body.len())];
+                let got = decode_paced(sent, &cuts, Framing::Length(body.len() as u64), out_len, None);
+                prop_assert_eq!(
+                    got,
+                    Decoded { body: sent.to_vec(), end: Err(io::ErrorKind::UnexpectedEof), left: vec![] }
+                );
+            }
+        }
+
+        /// Damage that makes a chunked body invalid, whatever else it holds.
+        #[derive(Debug, Clone)]
+        enum Damage {
+            /// The wire ends early.
+            Truncate(Index),
+            /// A size digit becomes a byte that is not hex, `;`, SP or HTAB.
+            BadDigit(Index, Index, u8),
+            /// A byte more in a chunk's data.
+            Insert(Index, Index, u8),
+            /// A byte less in a chunk's data.
+            Delete(Index, Index),
+            /// The CRLF after a chunk's data is missing.
+            NoCrlf(Index),
+            /// A chunk size with 16 or more digits.
+            LongSize(Index, usize),
+            /// A trailer line without a colon.
+            BadTrailer(Vec<u8>),
+            /// The body is one byte over `max_body_bytes`.
+            OverLimit,
+        }
+
+        fn damage() -> impl Strategy<Value = Damage> {
+            let not_size = any::<u8>().prop_filter("not a size byte", |b| {
+                !b.is_ascii_hexdigit() && !matches!(b, b';' | b' ' | b'\t')
+            });
+            prop_oneof![
+                any::<Index>().prop_map(Damage::Truncate),
+                (any::<Index>(), any::<Index>(), not_size)
+                    .prop_map(|(c, i, b)| Damage::BadDigit(c, i, b)),
+                (any::<Index>(), any::<Index>(), any::<u8>())
+                    .prop_map(|(c, i, b)| Damage::Insert(c, i, b)),
+                (any::<Index>(), any::<Index>()).prop_map(|(c, i)| Damage::Delete(c, i)),
+                any::<Index>().prop_map(Damage::NoCrlf),
+                (any::<Index>(), 16usize..24).prop_map(|(c, n)| Damage::LongSize(c, n)),
+                token(1, 20).prop_map(Damage::BadTrailer),
+                Just(Damage::OverLimit),
+            ]
+        }
+
+        /// Applies `d` to `c`: the wire, the limit to decode with, and the
+        /// error kind it must end with. `None` when `c` has nothing to damage
+        /// that way (no data chunk).
+        fn damaged(c: &Chunked, d: &Damage) -> Option<(Vec<u8>, Option<u64>, io::ErrorKind)> {
+            let mut w = c.wire.clone();
+            let invalid = io::ErrorKind::InvalidData;
+            let pick = |i: &Index| i.index(c.data.len());
+            match d {
+                Damage::Truncate(i) => {
+                    w.truncate(i.index(w.len()));
+                    return Some((w, None, io::ErrorKind::UnexpectedEof));
+                }
+                Damage::BadTrailer(name) => {
+                    let mut line = name.clone();
+                    line.extend_from_slice(b"\r\n");
+                    w.splice(c.trailers_at..c.trailers_at, line);
+                }
+                Damage::OverLimit => {
+                    let max = (c.body.len() as u64).checked_sub(1)?;
+                    return Some((w, Some(max), invalid));
+                }
+                _ if c.data.is_empty() => return None,
+                Damage::BadDigit(k, i, b) => {
+                    let (s, e) = c.digits[pick(k)];
+                    w[s + i.index(e - s)] = *b;
+                }
+                Damage::Insert(k, i, b) => {
+                    let (s, e) = c.data[pick(k)];
+                    w.insert(s + i.index(e - s + 1), *b);
+                }
+                Damage::Delete(k, i) => {
+                    let (s, e) = c.data[pick(k)];
+                    w.remove(s + i.index(e - s));
+                }
+                Damage::NoCrlf(k) => {
+                    let (_, e) = c.data[pick(k)];
+                    w.drain(e..e + 2);
+                }
+                Damage::LongSize(k, n) => {
+                    let (s, e) = c.digits[pick(k)];
+                    let size = c.data[pick(k)].1 - c.data[pick(k)].0;
+                    w.splice(
+                        s..e,
+                        hex(
+                            size as u64,
+                            n.saturating_sub(hex(size as u64, 0, false).len()),
+                            false,
+                        ),
+                    );
+                }
+            }
+            // A valid ending after the damage: a decoder that skipped over
+            // it could end well, so an error cannot be blamed on the EOF.
+            w.extend_from_slice(b"\r\n0\r\n\r\n0\r\n\r\n");
+            Some((w, None, invalid))
+        }
+
+        /// Random changes anywhere in a chunked body.
+        #[derive(Debug, Clone)]
+        enum Edit {
+            Set(Index, u8),
+            Insert(Index, u8),
+            Delete(Index),
+        }
+
+        fn edit() -> impl Strategy<Value = Edit> {
+            let byte = prop_oneof![2 => any::<u8>(), 1 => select(b"\r\n\0;: \t0fF".to_vec())];
+            prop_oneof![
+                (any::<Index>(), byte.clone()).prop_map(|(i, b)| Edit::Set(i, b)),
+                (any::<Index>(), byte).prop_map(|(i, b)| Edit::Insert(i, b)),
+                any::<Index>().prop_map(Edit::Delete),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(cases(128))]
+
+            /// A chunked body damaged in a way that breaks its framing fails
+            /// (never panics, never hangs) with the error the damage calls
+            /// for: `UnexpectedEof` when cut short, `InvalidData` otherwise,
+            /// even when valid framing follows the damage.
+            #[test]
+            fn damaged_chunked_fails(
+                c in chunked(),
+                d in damage(),
+                cuts in cuts(),
+                out_len in 1usize..64,
+            ) {
+                if let Some((wire, max, kind)) = damaged(&c, &d) {
+                    let got = decode_paced(&wire, &cuts, Framing::Chunked, out_len, max);
+                    prop_assert_eq!(got.end, Err(kind), "{:?}", String::from_utf8_lossy(&wire));
+                    if let Damage::Truncate(_) = d {
+                        prop_assert!(c.body.starts_with(&got.body));
+                    }
+                }
+            }
+
+            /// Random edits anywhere in a chunked body never panic or hang the
+            /// decoder, and what it makes of them does not depend on how the
+            /// bytes are split or read.
+            #[test]
+            fn edited_chunked_decodes_the_same_however_split(
+                c in chunked(),
+                edits in vec(edit(), 1..5),
+                cuts_a in cuts(),
+                cuts_b in cuts(),
+                out_a in 1usize..64,
+                out_b in 1usize..64,
+            ) {
+                let mut w = c.wire.clone();
+                for e in &edits {
+                    match e {
+                        Edit::Set(i, b) if !w.is_empty() => {
+                            let i = i.index(w.len());
+                            w[i] = *b;
+                        }
+                        Edit::Insert(i, b) => {
+                            let i = i.index(w.len() + 1);
+                            w.insert(i, *b);
+                        }
+                        Edit::Delete(i) if !w.is_empty() => {
+                            let i = i.index(w.len());
+                            w.remove(i);
+                        }
+                        _ => {}
+                    }
+                }
+                let a = decode_paced(&w, &cuts_a, Framing::Chunked, out_a, None);
+                let b = decode_paced(&w, &cuts_b, Framing::Chunked, out_b, None);
+                prop_assert!(a.end != Err(io::ErrorKind::TimedOut));
+                prop_assert!(a.body.len() <= w.len());
+                prop_assert_eq!(a, b);
+            }
+        }
     }
 }

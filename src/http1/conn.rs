@@ -19,7 +19,6 @@
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use http::{Method, StatusCode};
@@ -29,10 +28,9 @@ use super::buf::Fill;
 use super::head::{self, Head, Limits, Reject};
 use super::write::{write_response, Reply};
 use crate::conn::Conn;
-use crate::drain::Shared;
+use crate::drain::InFlight;
 use crate::io::Io;
-use crate::net::{wait_readable, Ready};
-use crate::pool::Worker;
+use crate::pool::{Await, Worker};
 use crate::registry::ConnState;
 use crate::request::Request;
 use crate::response::Response;
@@ -43,12 +41,6 @@ pub(crate) enum Outcome {
     Done,
     /// Idle while others wait: hand it to the parker.
     Park(Conn),
-}
-
-enum Await {
-    Ready,
-    Park,
-    Close,
 }
 
 enum HeadEnd {
@@ -70,7 +62,7 @@ enum Next {
 pub(crate) fn serve(w: &mut Worker, mut conn: Conn) -> Outcome {
     loop {
         if w.buf.is_empty() {
-            match await_request(w, &mut conn) {
+            match w.await_request(&mut conn) {
                 Await::Ready => {}
                 Await::Park => return Outcome::Park(conn),
                 Await::Close => {
@@ -98,33 +90,6 @@ pub(crate) fn serve(w: &mut Worker, mut conn: Conn) -> Outcome {
                 return Outcome::Done;
             }
             Next::Drop => return Outcome::Done,
-        }
-    }
-}
-
-/// Waits for the first byte of the next request.
-fn await_request(w: &mut Worker, conn: &mut Conn) -> Await {
-    if conn.io().buffered() {
-        // TLS already holds the next request's plaintext.
-        return Await::Ready;
-    }
-    loop {
-        let deadline = conn.wait_deadline(w.shared.is_closing());
-        w.slot.idle_wait.store(true, Ordering::SeqCst);
-        if w.queues.waiting() > 0 {
-            w.slot.idle_wait.store(false, Ordering::SeqCst);
-            return if conn.io().readable_now() {
-                Await::Ready
-            } else {
-                Await::Park
-            };
-        }
-        let r = wait_readable(&*conn.stream, Some(&w.slot.waker), Some(deadline));
-        w.slot.idle_wait.store(false, Ordering::SeqCst);
-        match r {
-            Ok(Ready::Readable) => return Await::Ready,
-            Ok(Ready::Woken) => continue,
-            Ok(Ready::TimedOut) | Err(_) => return Await::Close,
         }
     }
 }
@@ -213,55 +178,6 @@ fn reject(w: &mut Worker, mut conn: Conn, r: Reject) {
     }
 }
 
-/// Counts a request in flight from its head to its response, whatever
-/// path it leaves by (a panic included).
-struct InFlight<'a> {
-    shared: &'a Shared,
-    armed: bool,
-}
-
-impl<'a> InFlight<'a> {
-    fn start(shared: &'a Shared) -> Self {
-        shared.request_started();
-        InFlight {
-            shared,
-            armed: true,
-        }
-    }
-
-    /// The response is written: one lock for the count and the new state.
-    fn finish(mut self, conn: &mut Conn, keep_alive: bool) {
-        self.armed = false;
-        let next = keep_alive.then_some(ConnState::Idle);
-        self.shared.request_done(&conn.info, next);
-        if let Some(s) = next {
-            conn.state = s;
-        }
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            self.shared.request_finished(false);
-        }
-    }
-}
-
-/// The built-in health route, when configured and asked for: `200 ok`
-/// while serving, `503 draining` from the close on.
-fn health_check(shared: &Shared, req: &Request<'_>) -> Option<Response> {
-    let path = shared.config.health_path.as_deref()?;
-    if req.uri().path() != path || !(req.method() == Method::GET || req.method() == Method::HEAD) {
-        return None;
-    }
-    Some(if shared.is_draining() {
-        Response::plain(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
-    } else {
-        Response::plain(StatusCode::OK, "ok\n")
-    })
-}
-
 /// One request: handler, response, leftovers.
 fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
     let shared = w.shared.clone();
@@ -300,13 +216,7 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
         *inner.version_mut() = version;
         *inner.headers_mut() = headers;
         let mut req = Request::new(inner, &conn.info, &shared, &hijacked);
-        match health_check(&shared, &req) {
-            Some(resp) => Ok(resp),
-            None => {
-                let handler = &w.handler;
-                catch_unwind(AssertUnwindSafe(|| handler.handle(&mut req)))
-            }
-        }
+        crate::handler::respond(&shared, &*w.handler, &mut req)
     };
     if hijacked.get() {
         // The handler owns the socket now (through its own dup); dropping
@@ -314,21 +224,7 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
         conn.end = ConnState::Hijacked;
         return Next::Drop;
     }
-    let (resp, panicked) = match outcome {
-        Ok(r) => (r, false),
-        Err(p) => {
-            let msg = p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "(not a string)".into());
-            log::error!("courteous: handler panicked: {msg}");
-            (
-                Response::plain(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n"),
-                true,
-            )
-        }
-    };
+    let (resp, panicked) = outcome;
 
     // Can the connection carry another request after this one? A body the
     // handler left unread is discarded now, before the response is written,

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -162,4 +162,102 @@ fn timeout_kills_what_is_left_and_counts_it() {
     );
     let end = stuck.read_end(T);
     assert!(matches!(end, Ending::Eof | Ending::Reset), "{end:?}");
+}
+
+/// A directory for a test's sockets and certificates, removed at the end.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let d = std::env::temp_dir().join(format!("courteous-demo-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("temp dir");
+        Dir(d)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn sigterm_drains(demo: Demo) {
+    demo.signal(Signal::TERM);
+    let (line, status) = demo.finish();
+    assert_eq!(line, "drained killed=0");
+    assert!(status.success());
+}
+
+#[test]
+fn unix_socket_mode_serves_the_same_routes() {
+    let dir = Dir::new("unix");
+    let sock = dir.0.join("demo.sock");
+    let demo = Demo::start(&["--unix", sock.to_str().expect("utf-8 path")]);
+    assert_eq!(Path::new(&demo.addr), sock, "listening prints the path");
+    let mut c = RawClient::connect_unix(&sock).expect("connect");
+    let r = c.get("/hello", T).expect("response");
+    assert_eq!((r.status, r.text().as_str()), (200, "hello\n"));
+    drop(c);
+    sigterm_drains(demo);
+    assert!(!sock.exists(), "the socket file is gone");
+}
+
+#[test]
+fn tls_mode_serves_the_same_routes() {
+    let dir = Dir::new("tls");
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+        .expect("certificate");
+    let (cert, key) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).expect("cert");
+    std::fs::write(&key, ck.signing_key.serialize_pem()).expect("key");
+    let demo = Demo::start(&[
+        "--tls-cert",
+        cert.to_str().expect("utf-8"),
+        "--tls-key",
+        key.to_str().expect("utf-8"),
+    ]);
+    let out = Command::new("curl")
+        .args(["-sS", "--cacert"])
+        .arg(&cert)
+        .arg(format!("https://{}/hello", demo.addr))
+        .output()
+        .expect("curl (installed by .ci/run)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
+    sigterm_drains(demo);
+}
+
+#[test]
+fn fastcgi_mode_serves_the_same_routes() {
+    let have = Command::new("sh")
+        .args(["-c", "command -v cgi-fcgi"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !have {
+        eprintln!("SKIP fastcgi_mode_serves_the_same_routes: cgi-fcgi missing (.ci/run installs libfcgi-bin)");
+        return;
+    }
+    let dir = Dir::new("fcgi");
+    let sock = dir.0.join("fcgi.sock");
+    let demo = Demo::start(&["--fastcgi", sock.to_str().expect("utf-8 path")]);
+    assert_eq!(Path::new(&demo.addr), sock);
+    let out = Command::new("cgi-fcgi")
+        .args(["-bind", "-connect"])
+        .arg(&sock)
+        .env_clear()
+        .env("REQUEST_METHOD", "GET")
+        .env("REQUEST_URI", "/sleep?ms=5")
+        .env("SERVER_PROTOCOL", "HTTP/1.1")
+        .output()
+        .expect("run cgi-fcgi");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("Status: 200 OK\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\nslept 5\n"), "{text}");
+    sigterm_drains(demo);
 }

@@ -5,18 +5,24 @@
 //!     [--tls-cert FILE --tls-key FILE]   same routes over HTTPS
 //!     [--unix PATH]                      HTTP on a Unix socket instead of TCP
 //!     [--fastcgi PATH]                   a FastCGI responder on a Unix socket
+//!     [--restart]                        SIGUSR2 re-executes the demo with the socket inherited
+//!     [--drain-delay-ms N]               keep serving N ms after the close (health checks fail)
 //! ```
 //!
 //! Prints `listening ADDR` (the address or the socket path) once accepting. Routes: `GET /hello` → `hello`;
 //! `GET /sleep?ms=N` → sleeps N ms, then `slept N`; `POST /echo` → the
-//! body back. SIGTERM or SIGINT drains; when `serve` returns it prints
-//! `drained killed=K` and exits 0.
+//! body back; `GET /pid` → the serving process id; `GET /healthz` → 200
+//! `ok`, or 503 `draining` once closed. SIGTERM or SIGINT drains (a second
+//! one force-closes what is left); when `serve` returns it prints
+//! `drained killed=K` and exits 0. With `--restart`, SIGUSR2 starts a fresh
+//! copy on the same socket (it prints its own `listening` line), then this
+//! one drains and exits 0.
 
 use std::io::{Read, Write};
 use std::time::Duration;
 
 use courteous::http::{Method, StatusCode};
-use courteous::{Request, Response, Server, SIGINT, SIGTERM};
+use courteous::{Request, Response, Server, SIGINT, SIGTERM, SIGUSR2};
 
 struct Args {
     addr: String,
@@ -26,6 +32,8 @@ struct Args {
     tls_key: Option<String>,
     unix: Option<String>,
     fastcgi: Option<String>,
+    restart: bool,
+    drain_delay_ms: Option<u64>,
 }
 
 fn parse_args() -> Args {
@@ -37,6 +45,8 @@ fn parse_args() -> Args {
         tls_key: None,
         unix: None,
         fastcgi: None,
+        restart: false,
+        drain_delay_ms: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -60,6 +70,14 @@ fn parse_args() -> Args {
             "--tls-key" => args.tls_key = Some(value()),
             "--unix" => args.unix = Some(value()),
             "--fastcgi" => args.fastcgi = Some(value()),
+            "--restart" => args.restart = true,
+            "--drain-delay-ms" => {
+                args.drain_delay_ms = Some(
+                    value()
+                        .parse()
+                        .unwrap_or_else(|_| usage("bad --drain-delay-ms")),
+                )
+            }
             other => usage(&format!("unknown flag {other}")),
         }
     }
@@ -76,7 +94,8 @@ fn usage(why: &str) -> ! {
     eprintln!("demo: {why}");
     eprintln!(
         "usage: demo --addr HOST:PORT [--timeout-ms N] [--workers N] \
-         [--tls-cert FILE --tls-key FILE] [--unix PATH | --fastcgi PATH]"
+         [--tls-cert FILE --tls-key FILE] [--unix PATH | --fastcgi PATH] [--restart] \
+         [--drain-delay-ms N]"
     );
     std::process::exit(2);
 }
@@ -84,6 +103,7 @@ fn usage(why: &str) -> ! {
 fn route(req: &mut Request) -> Response {
     match (req.method().clone(), req.uri().path()) {
         (Method::GET, "/hello") => Response::text("hello\n"),
+        (Method::GET, "/pid") => Response::text(format!("{}\n", std::process::id())),
         (Method::GET, "/sleep") => {
             let ms: u64 = req
                 .uri()
@@ -121,7 +141,13 @@ fn main() {
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         builder = builder.tls_pem(cert.as_str(), key.as_str());
     }
+    if let Some(ms) = args.drain_delay_ms {
+        builder = builder.drain_delay(Duration::from_millis(ms));
+    }
+    builder = builder.health_route("/healthz");
     let bound = match (&args.unix, &args.fastcgi) {
+        // A restarted demo inherits its socket (LISTEN_FDS) instead.
+        _ if std::env::var_os("LISTEN_FDS").is_some() => builder.from_systemd(),
         (Some(path), _) => builder.bind_unix(path),
         (_, Some(path)) => builder.bind_fastcgi(path),
         _ => builder.bind(&args.addr),
@@ -137,6 +163,12 @@ fn main() {
     if let Err(e) = handle.close_on_signals(&[SIGTERM, SIGINT]) {
         eprintln!("demo: {e}");
         std::process::exit(1);
+    }
+    if args.restart {
+        if let Err(e) = handle.restart_on_signal(SIGUSR2) {
+            eprintln!("demo: {e}");
+            std::process::exit(1);
+        }
     }
     // The listener is bound (and the kernel queues connects) from here on.
     let mut out = std::io::stdout();

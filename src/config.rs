@@ -427,6 +427,28 @@ impl Builder {
         Server::new(self.config, Listener::Tcp(listener), Protocol::FastCgi)
     }
 
+    /// Serves on the socket systemd passed (socket activation: descriptor 3
+    /// and `LISTEN_FDS`, honouring `LISTEN_PID` when set), TCP or Unix, or
+    /// the one a [`restart`](crate::restart) handed down. Clears
+    /// `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES` so that children do
+    /// not inherit them: call it early, before other threads read the
+    /// environment.
+    pub fn from_systemd(self) -> Result<Server, Error> {
+        let listener = crate::systemd::take_listener()?;
+        Server::new(self.config, listener, Protocol::Http1)
+    }
+
+    /// [`from_systemd`](Builder::from_systemd) when a socket was passed
+    /// (socket activation, or a [`restart`](crate::restart)), else
+    /// [`bind`](Builder::bind) `addr`.
+    pub fn bind_or_activate(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
+        if std::env::var_os("LISTEN_FDS").is_some() {
+            self.from_systemd()
+        } else {
+            self.bind(addr)
+        }
+    }
+
     /// Serves on a TCP listener made elsewhere (inherited, or bound with
     /// options of your own).
     pub fn from_listener(self, listener: TcpListener) -> Result<Server, Error> {
@@ -446,7 +468,7 @@ impl Builder {
         let socket = crate::net::UnixSocket {
             listener,
             path,
-            remove_on_close: false,
+            remove_on_close: false.into(),
         };
         Server::new(self.config, Listener::Unix(socket), Protocol::Http1)
     }

@@ -52,6 +52,9 @@ pub(crate) struct State {
     pub(crate) force: bool,
     /// The listener is open (accepting, or queueing connects for us).
     pub(crate) listening: bool,
+    /// The listener while serving, for hand-off (a clone for another
+    /// server or process).
+    pub(crate) listener: Option<Arc<crate::net::Listener>>,
     /// The thread running the accept loop.
     pub(crate) serve_thread: Option<std::thread::ThreadId>,
     /// What to wake when a drain starts: the accept loop, workers, parker.
@@ -105,6 +108,7 @@ impl Shared {
                 delay_until: None,
                 force: false,
                 listening: false,
+                listener: None,
                 serve_thread: None,
                 wakers: Vec::new(),
                 close_tx: None,
@@ -345,6 +349,7 @@ impl Shared {
         st.force = false;
         self.closing.store(false, Ordering::Release);
         st.listening = false;
+        st.listener = None;
         st.serve_thread = None;
         st.wakers.clear();
         st.close_tx = None;
@@ -416,11 +421,19 @@ impl Shared {
         }
     }
 
-    pub(crate) fn set_listening(&self, on: bool) {
-        self.state.lock().listening = on;
-        if !on {
+    /// The listener opened (`Some`) or closed (`None`).
+    pub(crate) fn set_listener(&self, listener: Option<Arc<crate::net::Listener>>) {
+        let mut st = self.state.lock();
+        st.listening = listener.is_some();
+        st.listener = listener;
+        if !st.listening {
             self.cond.notify_all();
         }
+    }
+
+    /// The listener, while serving.
+    pub(crate) fn listener(&self) -> Option<Arc<crate::net::Listener>> {
+        self.state.lock().listener.clone()
     }
 
     pub(crate) fn signal(&self) -> Option<i32> {

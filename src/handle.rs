@@ -1,5 +1,6 @@
 //! The handle: close, wait for and watch a server from any thread.
 
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use crate::drain::Shared;
@@ -96,6 +97,33 @@ impl Handle {
     /// False when the server is not serving.
     pub fn force_close(&self) -> bool {
         self.shared.force()
+    }
+
+    /// A second descriptor for the listening socket while `serve` runs (see
+    /// [`Server::try_clone_listener`](crate::Server::try_clone_listener)).
+    /// Fails when the server is not listening.
+    pub fn try_clone_listener(&self) -> Result<std::os::fd::OwnedFd, Error> {
+        match self.shared.listener() {
+            Some(l) => l.try_clone_fd().map_err(Error::Io),
+            None => Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "the server is not listening",
+            ))),
+        }
+    }
+
+    /// The listening socket's descriptor number while `serve` runs
+    /// (manners' `GetFile`, without a copy): for logging or `fstat`.
+    pub fn listener_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.shared.listener().map(|l| l.as_fd().as_raw_fd())
+    }
+
+    /// Re-executes this program on `signal` with the listening socket
+    /// inherited, waits until the new process is ready, then drains this
+    /// one; see [`restart`](crate::restart).
+    pub fn restart_on_signal(&self, signal: i32) -> Result<(), Error> {
+        crate::restart::on_signal(&self.shared, signal)
     }
 
     /// [`close`](Handle::close), then [`wait`](Handle::wait).

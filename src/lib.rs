@@ -61,8 +61,10 @@ mod pool;
 mod registry;
 mod request;
 mod response;
+pub mod restart;
 mod server;
 mod signals;
+mod systemd;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;

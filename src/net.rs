@@ -169,6 +169,22 @@ impl Listener {
     }
 }
 
+impl Listener {
+    /// A second descriptor for the listening socket, for another server
+    /// or a new process. The socket then outlives this server: a Unix
+    /// socket's file is no longer removed when this server closes it.
+    pub(crate) fn try_clone_fd(&self) -> io::Result<std::os::fd::OwnedFd> {
+        match self {
+            Listener::Tcp(l) => Ok(l.try_clone()?.into()),
+            Listener::Unix(u) => {
+                u.remove_on_close
+                    .store(false, std::sync::atomic::Ordering::Release);
+                Ok(u.listener.try_clone()?.into())
+            }
+        }
+    }
+}
+
 impl AsFd for Listener {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match self {
@@ -199,12 +215,17 @@ fn peer_cred(_: &UnixStream) -> Option<PeerCred> {
 pub(crate) struct UnixSocket {
     pub(crate) listener: UnixListener,
     pub(crate) path: PathBuf,
-    pub(crate) remove_on_close: bool,
+    /// Cleared when the socket is handed to another server or process:
+    /// then its file outlives us.
+    pub(crate) remove_on_close: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for UnixSocket {
     fn drop(&mut self) {
-        if self.remove_on_close {
+        if self
+            .remove_on_close
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
             let _ = std::fs::remove_file(&self.path);
         }
     }
@@ -235,7 +256,7 @@ pub(crate) fn bind_unix(path: &Path, mode: u32, backlog: i32) -> io::Result<Unix
     let made = UnixSocket {
         listener: UnixListener::from(std::os::fd::OwnedFd::from(socket)),
         path: path.to_path_buf(),
-        remove_on_close: true,
+        remove_on_close: true.into(),
     };
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     let sock = socket2::SockRef::from(&made.listener);

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::sync::Arc;
@@ -134,6 +135,18 @@ impl Server {
         &self.shared.config
     }
 
+    /// A second descriptor for the listening socket (manners' `GetFile`),
+    /// before or during `serve`: hand it to another server in this process
+    /// (`TcpListener::from(fd)`, then [`Server::from_listener`]) so that
+    /// new clients reach it while this one drains, with no refused connect.
+    /// The socket then outlives this server (a Unix socket's file too).
+    pub fn try_clone_listener(&self) -> Result<OwnedFd, Error> {
+        if let Some(l) = self.listener.lock().as_ref() {
+            return l.try_clone_fd().map_err(Error::Io);
+        }
+        self.handle().try_clone_listener()
+    }
+
     /// Serves until closed, then drains: stops accepting, lets in-flight
     /// requests finish, closes idle connections cleanly, and returns once
     /// the last one is done (or, past the shutdown timeout, once what is
@@ -187,7 +200,9 @@ pub(crate) fn serve_on(
             return Err(e);
         }
     };
-    shared.set_listening(true);
+    let listener = Arc::new(listener);
+    shared.set_listener(Some(listener.clone()));
+    crate::systemd::notify_ready();
     let (parker, parker_loop, ready) = parker::channels(shared, parker_waker);
     let pool = match Pool::start(shared, handler, slots, ready, &parker) {
         Ok(p) => p,
@@ -224,8 +239,8 @@ pub(crate) fn serve_on(
         closed: &closed,
     };
     accept_loop(&ctx, &listener, &accept_waker);
-    drop(listener); // from here on, connects are refused
-    shared.set_listening(false);
+    shared.set_listener(None);
+    drop(listener); // from here on, connects are refused (unless handed off)
 
     let deadline = match (shared.config.shutdown_timeout, shared.drain_started()) {
         (Some(t), Some(began)) => Some(began + t),

@@ -16,18 +16,23 @@ pub use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
 /// caught by anyone.
 pub const DEFAULT_SIGNALS: &[i32] = &[SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1];
 
-pub(crate) fn close_on(shared: &Arc<Shared>, signals: &[i32]) -> Result<(), Error> {
-    // signal-hook panics on these (SIGKILL, SIGSTOP, and the fault signals
-    // a handler must not swallow); refuse them with an error instead.
-    if let Some(bad) = signals
+/// signal-hook panics on SIGKILL, SIGSTOP and the fault signals a handler
+/// must not swallow; refuse them with an error instead.
+pub(crate) fn check_catchable(signals: &[i32]) -> Result<(), Error> {
+    match signals
         .iter()
         .find(|s| signal_hook::consts::FORBIDDEN.contains(s))
     {
-        return Err(Error::Signal(std::io::Error::new(
+        Some(bad) => Err(Error::Signal(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             format!("signal {bad} cannot be handled"),
-        )));
+        ))),
+        None => Ok(()),
     }
+}
+
+pub(crate) fn close_on(shared: &Arc<Shared>, signals: &[i32]) -> Result<(), Error> {
+    check_catchable(signals)?;
     let mut sigs = Signals::new(signals).map_err(Error::Signal)?;
     let handle = sigs.handle();
     let weak = Arc::downgrade(shared);

@@ -261,3 +261,149 @@ fn fastcgi_mode_serves_the_same_routes() {
     assert!(text.ends_with("\r\n\r\nslept 5\n"), "{text}");
     sigterm_drains(demo);
 }
+
+/// One client's tally during a restart.
+#[derive(Debug, Default)]
+struct Tally {
+    ok: u64,
+    failed: Vec<String>,
+    pids: std::collections::BTreeSet<String>,
+}
+
+/// Requests `/pid` until `stop`, on a new connection each time
+/// (`keep_alive` false) or on one kept-alive connection that follows
+/// `Connection: close` to a new one.
+fn hammer(
+    addr: String,
+    keep_alive: bool,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    done: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> Tally {
+    use std::sync::atomic::Ordering;
+    let mut t = Tally::default();
+    let mut conn: Option<RawClient> = None;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+        let mut c = match conn.take() {
+            Some(c) => c,
+            None => match RawClient::connect(addr.as_str()) {
+                Ok(c) => c,
+                Err(e) => {
+                    t.failed.push(format!("connect: {e:?}"));
+                    continue;
+                }
+            },
+        };
+        match c.get("/pid", T) {
+            Ok(r) if r.status == 200 => {
+                t.ok += 1;
+                done.fetch_add(1, Ordering::SeqCst);
+                t.pids.insert(r.text().trim().to_string());
+                if keep_alive && !r.connection_close() {
+                    conn = Some(c);
+                }
+            }
+            Ok(r) => t.failed.push(format!("status {}", r.status)),
+            Err(e) => t.failed.push(format!("request: {e:?}")),
+        }
+    }
+    t
+}
+
+#[test]
+fn restart_swaps_processes_without_failing_a_request() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let demo = Demo::start(&["--restart"]);
+    let done = Arc::new(AtomicU64::new(0));
+    // Waits until the clients have made `n` more requests.
+    let progress = |n: u64| {
+        let target = done.load(Ordering::SeqCst) + n;
+        let deadline = Instant::now() + T;
+        while done.load(Ordering::SeqCst) < target {
+            assert!(Instant::now() < deadline, "the clients stalled");
+            std::thread::yield_now();
+        }
+    };
+    let old_pid = request(&demo.addr, "GET /pid HTTP/1.1\r\nHost: t\r\n\r\n").text();
+    let old_pid = old_pid.trim().to_string();
+    assert_eq!(old_pid, demo.child.id().to_string());
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = [false, false, true, true]
+        .into_iter()
+        .map(|keep| {
+            let (addr, stop, done) = (demo.addr.clone(), stop.clone(), done.clone());
+            std::thread::spawn(move || hammer(addr, keep, stop, done))
+        })
+        .collect();
+    // Let the clients run against the old process, then restart under load.
+    progress(200);
+    demo.signal(Signal::USR2);
+    // The new process announces itself on the same stdout.
+    let line = demo.lines.recv_timeout(T).expect("the new process's line");
+    assert_eq!(line, format!("listening {}", demo.addr));
+    // Once the old one has drained, every request reaches the new one.
+    let drained = demo.lines.recv_timeout(T).expect("the old process drains");
+    assert_eq!(drained, "drained killed=0");
+    let mut demo = demo;
+    let status = demo.child.wait().expect("the old process exits");
+    assert!(status.success());
+    let new_pid = request(&demo.addr, "GET /pid HTTP/1.1\r\nHost: t\r\n\r\n").text();
+    let new_pid = new_pid.trim().to_string();
+    assert_ne!(new_pid, old_pid);
+    progress(200);
+    stop.store(true, Ordering::SeqCst);
+    let tallies: Vec<Tally> = clients
+        .into_iter()
+        .map(|c| c.join().expect("client thread"))
+        .collect();
+    for t in &tallies {
+        assert!(
+            t.failed.is_empty(),
+            "failures during the restart: {:?}",
+            t.failed
+        );
+        assert!(t.ok > 0);
+    }
+    let served = tallies.iter().map(|t| t.ok).sum::<u64>();
+    let saw_new = tallies.iter().any(|t| t.pids.contains(&new_pid));
+    assert!(
+        saw_new,
+        "the clients reached the new process ({served} requests)"
+    );
+    // Stop the new process (not our child) and see it drain too.
+    let pid: i32 = new_pid.parse().expect("pid");
+    kill_process(Pid::from_raw(pid).expect("pid"), Signal::TERM).expect("SIGTERM");
+    let last = demo.lines.recv_timeout(T).expect("the new process drains");
+    assert_eq!(last, "drained killed=0");
+}
+
+#[test]
+fn drain_delay_fails_health_checks_before_closing() {
+    let demo = Demo::start(&["--drain-delay-ms", "300"]);
+    let health = |addr: &str| request(addr, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(health(&demo.addr).status, 200);
+    let began = Instant::now();
+    demo.signal(Signal::TERM);
+    // During the delay the listener is open and the health check fails.
+    let deadline = Instant::now() + T;
+    loop {
+        let r = health(&demo.addr);
+        if r.status == 503 {
+            assert_eq!(r.text(), "draining\n");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no 503 from /healthz after SIGTERM"
+        );
+    }
+    let (line, status) = demo.finish();
+    assert_eq!(line, "drained killed=0");
+    assert!(status.success());
+    assert!(
+        began.elapsed() >= Duration::from_millis(300),
+        "not before the delay"
+    );
+}

@@ -177,11 +177,14 @@ fn too_large() -> Reject {
 
 /// httparse says "version" both for `HTTP/2.0` (505) and for garbage (400).
 fn bad_version(buf: &[u8]) -> Reject {
-    let line = buf.split(|&b| b == b'\n').next().unwrap_or(buf);
+    let start = buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+    let line = buf[start..].split(|&b| b == b'\n').next().unwrap_or(buf);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let version = line.rsplit(|&b| b == b' ').next().unwrap_or(b"");
-    match version {
-        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+    // Only a well-formed line (method SP target SP version) is a version
+    // problem; `GET /a b HTTP/1.1` is a malformed target.
+    let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    match parts.as_slice() {
+        [_, _, [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
         {
             reject(

@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use courteous::testing::{wait_until, TestServer};
+use courteous::testing::{wait_until, Gate, RawClient, TestServer};
 use courteous::{Error, Request, Server, SIGUSR1, SIGUSR2};
 use rustix::process::{getpid, kill_process, Signal};
 
@@ -33,6 +33,35 @@ fn signals_start_the_drain_and_are_remembered() {
         handle.close_on_signals(&[rustix::process::Signal::KILL.as_raw()]),
         Err(Error::Signal(_))
     ));
+    drop(ts);
+    drop(handle);
+
+    // A second signal during the drain force-closes what is left (what a
+    // second Ctrl-C does), counted like a deadline's kills.
+    let gate = Gate::new();
+    let g = gate.clone();
+    let server = Server::bind("127.0.0.1:0").expect("bind");
+    let handle = server.handle();
+    handle.close_on_signals(&[SIGUSR1]).expect("install");
+    let mut ts = TestServer::serve(server, move |_: &mut Request| {
+        g.wait();
+        "late\n"
+    });
+    let mut stuck = RawClient::connect(ts.addr()).expect("connect");
+    stuck
+        .send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    assert!(gate.wait_parked(1, T));
+    raise(Signal::USR1);
+    wait_until(&handle, |s| s.draining && !s.listening, T).expect("draining");
+    assert!(
+        ts.join(Duration::from_millis(100)).is_none(),
+        "the drain waits"
+    );
+    raise(Signal::USR1);
+    assert!(ts.join(T).expect("serve returned").is_ok());
+    assert_eq!(handle.connections_killed(), 1);
+    gate.open();
     drop(ts);
     drop(handle);
 

@@ -104,7 +104,7 @@ impl TlsSetup {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            workers: 64,
+            workers: 128,
             queue_depth: 1024,
             backlog: 1024,
             tcp_keepalive: Some(Duration::from_secs(60)),
@@ -201,8 +201,11 @@ impl Builder {
         Builder::default()
     }
 
-    /// Worker threads (default 64, at least 1). Idle keep-alive connections
-    /// do not hold a worker, so this bounds concurrent requests, not clients.
+    /// Worker threads (default 128, at least 1). Idle keep-alive connections
+    /// do not hold a worker (the parker watches them), so this bounds
+    /// concurrent requests, not clients; a worker keeps a busy connection
+    /// to itself between requests, which is the fast path, so a pool about
+    /// as large as the number of busy clients serves fastest.
     pub fn workers(mut self, n: usize) -> Self {
         self.config.workers = n.max(1);
         self

@@ -431,6 +431,11 @@ impl Shared {
         }
     }
 
+    /// Takes the listener out, leaving `listening` as it is.
+    pub(crate) fn take_listener(&self) -> Option<Arc<crate::net::Listener>> {
+        self.state.lock().listener.take()
+    }
+
     /// The listener, while serving.
     pub(crate) fn listener(&self) -> Option<Arc<crate::net::Listener>> {
         self.state.lock().listener.clone()
@@ -469,8 +474,17 @@ impl Shared {
     }
 
     /// A request head was read: the request is in flight.
-    pub(crate) fn request_started(&self) {
-        self.state.lock().in_flight += 1;
+    /// A request head was read: the request is in flight, and its
+    /// connection Active (one lock for both).
+    pub(crate) fn request_started(&self, info: &ConnInfo) {
+        let old = {
+            let mut st = self.state.lock();
+            st.in_flight += 1;
+            st.registry.set(info.id, ConnState::Active)
+        };
+        if let Some(old) = old {
+            self.report(info, old, ConnState::Active);
+        }
     }
 
     /// A request is done (its response written, or abandoned).
@@ -552,8 +566,11 @@ pub(crate) struct InFlight<'a> {
 }
 
 impl<'a> InFlight<'a> {
-    pub(crate) fn start(shared: &'a Shared) -> Self {
-        shared.request_started();
+    /// The request's head is read: counts it, and marks its connection
+    /// Active if the head arrived in one piece.
+    pub(crate) fn start(shared: &'a Shared, conn: &mut crate::conn::Conn) -> Self {
+        shared.request_started(&conn.info);
+        conn.state = ConnState::Active;
         InFlight {
             shared,
             armed: true,

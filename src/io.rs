@@ -94,14 +94,18 @@ impl Io<'_> {
     }
 
     /// Waits until `deadline` (or a wake) for something to read, then reads.
+    /// `readable`: the caller just saw the socket readable, so the first
+    /// read goes ahead without another `poll` (one syscall less per
+    /// keep-alive request).
     pub(crate) fn fill(
         &mut self,
         out: &mut [u8],
         deadline: Instant,
         waker: Option<&Waker>,
+        mut readable: bool,
     ) -> io::Result<Fill> {
         loop {
-            if !self.buffered() {
+            if !std::mem::take(&mut readable) && !self.buffered() {
                 match wait_readable(self.stream, waker, Some(deadline))? {
                     Ready::Readable => {}
                     Ready::Woken => return Ok(Fill::Woken),

@@ -239,8 +239,12 @@ pub(crate) fn serve_on(
         closed: &closed,
     };
     accept_loop(&ctx, &listener, &accept_waker);
+    // Close the socket first (every reference to it), then say so: close()
+    // returns on that word, and a connect after it must be refused.
+    let kept = shared.take_listener();
+    drop(kept);
+    drop(listener);
     shared.set_listener(None);
-    drop(listener); // from here on, connects are refused (unless handed off)
 
     let deadline = match (shared.config.shutdown_timeout, shared.drain_started()) {
         (Some(t), Some(began)) => Some(began + t),

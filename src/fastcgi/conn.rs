@@ -88,7 +88,7 @@ impl Read for Input<'_, '_> {
         if self.buf.is_empty() {
             match self
                 .buf
-                .fill(&mut self.io, INITIAL, self.deadline, self.waker)?
+                .fill(&mut self.io, INITIAL, self.deadline, self.waker, false)?
             {
                 Fill::Data(_) => {}
                 Fill::Eof => return Ok(0),
@@ -342,7 +342,7 @@ fn exchange(w: &mut Worker, conn: &mut Conn, reader: &mut RecordReader) -> Next 
     };
     let shared = w.shared.clone();
     let cfg = &shared.config;
-    let flight = InFlight::start(&shared);
+    let flight = InFlight::start(&shared, conn);
     conn.requests += 1;
     let id = begun.id;
     let cgi = match begun.request {

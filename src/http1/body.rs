@@ -204,7 +204,7 @@ fn fill_buf(src: &mut Source<'_>) -> io::Result<()> {
     let deadline = Instant::now() + src.read_timeout;
     match src
         .buf
-        .fill(&mut src.io, super::buf::INITIAL, deadline, None)?
+        .fill(&mut src.io, super::buf::INITIAL, deadline, None, false)?
     {
         Fill::Data(_) => Ok(()),
         other => Err(no_bytes(other)),
@@ -218,7 +218,7 @@ fn read_some(src: &mut Source<'_>, out: &mut [u8], left: u64) -> io::Result<usiz
     if src.buf.is_empty() && want >= super::buf::INITIAL {
         // Large reads skip the buffer.
         let deadline = Instant::now() + src.read_timeout;
-        return match src.io.fill(out, deadline, None)? {
+        return match src.io.fill(out, deadline, None, false)? {
             Fill::Data(n) => Ok(n),
             other => Err(no_bytes(other)),
         };

@@ -100,6 +100,7 @@ impl ReadBuf {
         limit: usize,
         deadline: Instant,
         waker: Option<&Waker>,
+        readable: bool,
     ) -> io::Result<Fill> {
         let Some(spare) = self.spare(limit) else {
             return Err(io::Error::new(
@@ -107,7 +108,7 @@ impl ReadBuf {
                 "read buffer full",
             ));
         };
-        let got = io.fill(spare, deadline, waker)?;
+        let got = io.fill(spare, deadline, waker, readable)?;
         if let Fill::Data(n) = got {
             self.end += n;
         }

@@ -111,16 +111,23 @@ fn read_head(w: &mut Worker, conn: &mut Conn) -> Result<Head, HeadEnd> {
     } else {
         Instant::now()
     };
+    // Entered with nothing buffered: the socket was just seen readable.
+    let mut readable = w.buf.is_empty();
     loop {
         if !w.buf.is_empty() {
-            conn.set_state(ConnState::Active);
+            // A head that arrived whole turns the connection Active when it
+            // is counted (one lock); a partial one does here, at its first
+            // bytes, as does a bad one.
             match head::parse(w.buf.filled(), limits) {
                 Ok(Some((h, n))) => {
                     w.buf.consume(n);
                     return Ok(h);
                 }
-                Ok(None) => {}
-                Err(r) => return Err(HeadEnd::Reject(r)),
+                Ok(None) => conn.set_state(ConnState::Active),
+                Err(r) => {
+                    conn.set_state(ConnState::Active);
+                    return Err(HeadEnd::Reject(r));
+                }
             }
         }
         let mut deadline = start + cfg.header_read_timeout;
@@ -139,6 +146,7 @@ fn read_head(w: &mut Worker, conn: &mut Conn) -> Result<Head, HeadEnd> {
             cfg.max_header_bytes,
             deadline,
             Some(&w.slot.waker),
+            std::mem::take(&mut readable),
         ) {
             Ok(Fill::Data(_)) | Ok(Fill::Woken) => {}
             Ok(Fill::Eof) | Err(_) => return Err(HeadEnd::Drop),
@@ -182,7 +190,7 @@ fn reject(w: &mut Worker, mut conn: Conn, r: Reject) {
 fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
     let shared = w.shared.clone();
     let cfg = &shared.config;
-    let flight = InFlight::start(&shared);
+    let flight = InFlight::start(&shared, conn);
     let Head {
         method,
         uri,

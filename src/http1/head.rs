@@ -177,7 +177,10 @@ fn too_large() -> Reject {
 
 /// httparse says "version" both for `HTTP/2.0` (505) and for garbage (400).
 fn bad_version(buf: &[u8]) -> Reject {
-    let start = buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+    let start = buf
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
     let line = buf[start..].split(|&b| b == b'\n').next().unwrap_or(buf);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     // Only a well-formed line (method SP target SP version) is a version

@@ -144,7 +144,13 @@ fn main() {
     if let Some(ms) = args.drain_delay_ms {
         builder = builder.drain_delay(Duration::from_millis(ms));
     }
-    builder = builder.health_route("/healthz");
+    builder = builder.health_route("/healthz").on_listening(|addr| {
+        // Printed once serve accepts: a signal after this line drains a
+        // server that is really serving.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening {addr}");
+        let _ = out.flush();
+    });
     let bound = match (&args.unix, &args.fastcgi) {
         // A restarted demo inherits its socket (LISTEN_FDS) instead.
         _ if std::env::var_os("LISTEN_FDS").is_some() => builder.from_systemd(),
@@ -170,14 +176,11 @@ fn main() {
             std::process::exit(1);
         }
     }
-    // The listener is bound (and the kernel queues connects) from here on.
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "listening {}", server.addr());
-    let _ = out.flush();
     if let Err(e) = server.serve(route) {
         eprintln!("demo: {e}");
         std::process::exit(1);
     }
+    let mut out = std::io::stdout();
     let _ = writeln!(out, "drained killed={}", handle.connections_killed());
     let _ = out.flush();
 }

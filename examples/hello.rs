@@ -23,13 +23,13 @@ fn main() {
 }
 
 fn run(addr: &str) -> Result<(), courteous::Error> {
-    let server = Server::bind(addr)?;
+    let server = Server::builder()
+        .on_listening(|addr| {
+            println!("hello: listening on http://{addr} (Ctrl-C drains and exits)")
+        })
+        .bind(addr)?;
     let handle = server.handle();
     handle.close_on_signals(courteous::DEFAULT_SIGNALS)?;
-    println!(
-        "hello: listening on http://{} (Ctrl-C drains and exits)",
-        server.addr()
-    );
     server.serve(|_req: &mut Request| Response::text("hello\n"))?;
     let stats = handle.stats();
     println!(

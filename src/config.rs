@@ -8,10 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::net::{Listener, Protocol};
+use crate::net::{Addr, Listener, Protocol};
 use crate::registry::{ConnInfo, ConnState};
 use crate::server::Server;
 use crate::tls::Pem;
+
+/// Called with the address once `serve` accepts connections.
+pub(crate) type ListeningHook = Arc<dyn Fn(&Addr) + Send + Sync>;
 
 /// The state hook: called with the connection, its old state and its new one.
 pub(crate) type StateHook = Arc<dyn Fn(&ConnInfo, ConnState, ConnState) + Send + Sync>;
@@ -82,6 +85,7 @@ pub struct Config {
     pub(crate) tls: Option<TlsSetup>,
     pub(crate) on_state: Option<StateHook>,
     pub(crate) on_shutdown: Vec<Arc<dyn Fn() + Send + Sync>>,
+    pub(crate) on_listening: Option<ListeningHook>,
     pub(crate) before_shutdown: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
 }
 
@@ -130,6 +134,7 @@ impl Default for Config {
             tls: None,
             on_state: None,
             on_shutdown: Vec::new(),
+            on_listening: None,
             before_shutdown: None,
         }
     }
@@ -171,12 +176,48 @@ impl fmt::Debug for Config {
 
 /// Builds a [`Server`]: set what differs from the defaults, then bind.
 ///
-/// ```no_run
+/// ```
 /// use std::time::Duration;
 /// let server = courteous::Server::builder()
 ///     .workers(16)
 ///     .shutdown_timeout(Duration::from_secs(10))
-///     .bind("127.0.0.1:8080")?;
+///     .bind("127.0.0.1:0")?;
+/// # Ok::<(), courteous::Error>(())
+/// ```
+///
+/// Every setting, its default and when to change it:
+/// [`manual::timeouts`](crate::manual::timeouts).
+///
+/// # Examples
+///
+/// The setters that only store a number (those without an example of
+/// their own) all work alike; here they all are:
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let secs = Duration::from_secs;
+/// let builder = courteous::Server::builder()
+///     .backlog(512)
+///     .tcp_keepalive(Some(secs(30)))
+///     .tcp_keepalive_interval(Some(secs(10)))
+///     .tcp_keepalive_retries(Some(3))
+///     .header_read_timeout(secs(5))
+///     .idle_timeout(secs(75))
+///     .read_timeout(secs(10))
+///     .write_timeout(secs(10))
+///     .max_header_bytes(16 * 1024)
+///     .max_headers(50)
+///     .max_uri_bytes(2048)
+///     .max_discard_bytes(64 * 1024)
+///     .max_body_bytes(Some(1 << 20))
+///     .max_requests_per_conn(None)
+///     .drain_grace(Duration::from_millis(200))
+///     .drain_head_timeout(Duration::from_millis(500))
+///     .linger(Duration::from_millis(250));
+/// assert_eq!(builder.config().idle_timeout, secs(75));
+/// let server = builder.bind("127.0.0.1:0")?;
+/// assert_eq!(server.config().max_requests_per_conn, None);
 /// # Ok::<(), courteous::Error>(())
 /// ```
 #[derive(Debug, Clone, Default)]
@@ -196,7 +237,15 @@ macro_rules! setter {
 }
 
 impl Builder {
-    /// A builder with the defaults of [`Config`].
+    /// A builder with the defaults of [`Config`] (the same as
+    /// [`Server::builder`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = courteous::Builder::new();
+    /// assert_eq!(builder.config().idle_timeout, courteous::Config::default().idle_timeout);
+    /// ```
     pub fn new() -> Builder {
         Builder::default()
     }
@@ -206,12 +255,35 @@ impl Builder {
     /// concurrent requests, not clients; a worker keeps a busy connection
     /// to itself between requests, which is the fast path, so a pool about
     /// as large as the number of busy clients serves fastest.
+    ///
+    /// See [`manual::timeouts`](crate::manual::timeouts) for when to raise it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::Builder;
+    ///
+    /// // Handlers that wait on a slow upstream: more requests at once.
+    /// assert_eq!(Builder::new().workers(512).config().workers, 512);
+    /// assert_eq!(Builder::new().workers(0).config().workers, 1, "at least one");
+    /// ```
     pub fn workers(mut self, n: usize) -> Self {
         self.config.workers = n.max(1);
         self
     }
 
     /// Accepted connections that may wait for a worker (default 1024, at least 1).
+    /// When the queue is full the accept loop stops accepting and the
+    /// kernel's listen queue ([`backlog`](Builder::backlog)) holds the rest.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::Builder;
+    ///
+    /// assert_eq!(Builder::new().queue_depth(64).config().queue_depth, 64);
+    /// assert_eq!(Builder::new().queue_depth(0).config().queue_depth, 1, "at least one");
+    /// ```
     pub fn queue_depth(mut self, n: usize) -> Self {
         self.config.queue_depth = n.max(1);
         self
@@ -290,6 +362,37 @@ impl Builder {
     /// Force-close whatever is still open this long after a drain begins,
     /// counting it in [`Handle::connections_killed`](crate::Handle::connections_killed).
     /// Without it (the default) a drain waits for every request.
+    ///
+    /// The deadline counts from the start of the drain proper (after any
+    /// [`drain_delay`](Builder::drain_delay)). A handler still running at
+    /// the deadline is not interrupted: it finishes in the background, and
+    /// its response goes nowhere. Keep the drain delay plus this timeout
+    /// below your supervisor's stop timeout (see
+    /// [`manual::timeouts`](crate::manual::timeouts)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use courteous::testing::{Gate, RawClient, TestServer};
+    /// use courteous::{Request, Server};
+    ///
+    /// let gate = Gate::new();
+    /// let g = gate.clone();
+    /// let server = TestServer::start(
+    ///     Server::builder().shutdown_timeout(Duration::from_millis(100)),
+    ///     move |_: &mut Request| { g.wait(); "too late\n" }, // a handler that overruns
+    /// );
+    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// client.send(b"GET / HTTP/1.1\r\nHost: example\r\n\r\n").unwrap();
+    /// assert!(gate.wait_parked(1, Duration::from_secs(5)));
+    ///
+    /// let handle = server.handle();
+    /// server.stop()?; // close; serve returns at the deadline
+    /// assert_eq!(handle.connections_killed(), 1);
+    /// gate.open();
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.config.shutdown_timeout = Some(timeout);
         self
@@ -297,6 +400,36 @@ impl Builder {
 
     /// Calls `hook(conn, old, new)` on every connection state change, on the
     /// thread that made it. Keep it quick: it runs on the serving path.
+    ///
+    /// A connection's first report, at its accept, is `(New, New)`; see
+    /// [`ConnState`] for the sequences that follow. For assertions in
+    /// tests, [`StateLog`](testing/struct.StateLog.html) (feature
+    /// `testing`) records them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use courteous::testing::{wait_until, RawClient, TestServer};
+    /// use courteous::{ConnState, Request, Server};
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = seen.clone();
+    /// let builder = Server::builder().on_state(move |conn, _old, new| {
+    ///     log.lock().unwrap().push((conn.id(), new));
+    /// });
+    /// let server = TestServer::start(builder, |_: &mut Request| "hi\n");
+    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// client.get("/", Duration::from_secs(5)).unwrap();
+    /// wait_until(&server.handle(), |s| s.idle == 1, Duration::from_secs(5)).unwrap();
+    /// server.stop()?; // the drain closes the idle connection
+    ///
+    /// let states: Vec<ConnState> = seen.lock().unwrap().iter().map(|&(_, s)| s).collect();
+    /// use ConnState::*;
+    /// assert_eq!(states, [New, Active, Idle, Closed]);
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn on_state<F>(mut self, hook: F) -> Self
     where
         F: Fn(&ConnInfo, ConnState, ConnState) + Send + Sync + 'static,
@@ -306,6 +439,15 @@ impl Builder {
     }
 
     /// The configuration as built so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let builder = courteous::Builder::new().linger(Duration::ZERO);
+    /// assert_eq!(builder.config().linger, Duration::ZERO);
+    /// ```
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -320,6 +462,30 @@ impl Builder {
     ///     .bind("0.0.0.0:8443")?;
     /// # Ok::<(), courteous::Error>(())
     /// ```
+    ///
+    /// # Examples
+    ///
+    /// PEM text from memory (a secret store, an environment variable):
+    ///
+    /// ```
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let (cert_pem, key_pem) = (made.cert.pem(), made.signing_key.serialize_pem());
+    /// let cert: String = cert_pem; // "-----BEGIN CERTIFICATE-----\n..."
+    /// let key: String = key_pem; // "-----BEGIN PRIVATE KEY-----\n..."
+    /// let server = courteous::Server::builder()
+    ///     .tls_pem(cert.into_bytes(), key.into_bytes())
+    ///     .bind("127.0.0.1:0")?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    ///
+    /// A file that cannot be read is an error at bind time:
+    ///
+    /// ```
+    /// let result = courteous::Server::builder()
+    ///     .tls_pem("/nonexistent/cert.pem", "/nonexistent/key.pem")
+    ///     .bind("127.0.0.1:0");
+    /// assert!(matches!(result, Err(courteous::Error::Tls(msg)) if msg.contains("/nonexistent/cert.pem")));
+    /// ```
     pub fn tls_pem(mut self, cert: impl Into<Pem>, key: impl Into<Pem>) -> Self {
         self.config.tls = Some(TlsSetup::Pem {
             cert: cert.into(),
@@ -331,6 +497,29 @@ impl Builder {
     /// Serves HTTPS with a rustls configuration of your own (build it with
     /// an explicit provider, e.g. `ServerConfig::builder_with_provider`, and
     /// set `alpn_protocols` to `http/1.1` if you use ALPN).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    ///
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert_chain: Vec<CertificateDer<'static>> = vec![made.cert.der().clone()];
+    /// # let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.signing_key.serialize_der()));
+    /// let provider = Arc::new(rustls::crypto::ring::default_provider());
+    /// let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+    ///     .with_safe_default_protocol_versions()
+    ///     .expect("the provider supports TLS 1.2 and 1.3")
+    ///     .with_no_client_auth()
+    ///     .with_single_cert(cert_chain, key)
+    ///     .expect("a usable certificate and key");
+    /// tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    /// let server = courteous::Server::builder()
+    ///     .tls_config(Arc::new(tls))
+    ///     .bind("127.0.0.1:0")?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn tls_config(mut self, config: Arc<rustls::ServerConfig>) -> Self {
         self.config.tls = Some(TlsSetup::Config(config));
         self
@@ -341,6 +530,34 @@ impl Builder {
     /// true, the health route answers 503, responses say `Connection:
     /// close`, and the listener stays open. A second close (or signal)
     /// skips the rest of the delay. Default: none.
+    ///
+    /// Kubernetes settings to go with it:
+    /// [`manual::deploying`](crate::manual::deploying).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use courteous::testing::{RawClient, TestServer};
+    /// use courteous::{Request, Server};
+    ///
+    /// const T: Duration = Duration::from_secs(5);
+    /// let builder = Server::builder()
+    ///     .drain_delay(Duration::from_secs(60))
+    ///     .health_route("/healthz");
+    /// let server = TestServer::start(builder, |_: &mut Request| "hi\n");
+    /// let addr = server.addr();
+    /// let get = |path| RawClient::connect(addr).unwrap().get(path, T).unwrap();
+    /// assert_eq!(get("/healthz").status, 200);
+    ///
+    /// assert!(server.handle().close()); // the delay starts: still serving...
+    /// assert_eq!(get("/healthz").status, 503); // ...but failing health checks
+    /// let resp = get("/");
+    /// assert_eq!((resp.status, resp.connection_close()), (200, true));
+    ///
+    /// server.stop()?; // a second close skips the rest of the delay
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn drain_delay(mut self, delay: Duration) -> Self {
         self.config.drain_delay = delay;
         self
@@ -348,6 +565,27 @@ impl Builder {
 
     /// Answers `GET`/`HEAD` on `path` in the server itself: `200 ok` while
     /// serving, `503 draining` once closed (during a drain delay too).
+    /// Other methods on the path, and other paths, go to the handler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use courteous::testing::{RawClient, TestServer};
+    /// use courteous::{Request, Server};
+    ///
+    /// let server = TestServer::start(
+    ///     Server::builder().health_route("/healthz"),
+    ///     |_: &mut Request| "from the handler\n",
+    /// );
+    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let resp = client.get("/healthz", Duration::from_secs(5)).unwrap();
+    /// assert_eq!((resp.status, resp.text().as_str()), (200, "ok\n"));
+    /// server.stop()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    ///
+    /// [`drain_delay`](Builder::drain_delay) shows it failing during a drain.
     pub fn health_route(mut self, path: impl Into<String>) -> Self {
         self.config.health_path = Some(path.into());
         self
@@ -356,6 +594,28 @@ impl Builder {
     /// Runs `f` when a drain starts (at the close, before any drain delay),
     /// on a thread of its own; `serve` does not return before it finishes
     /// (Go's `RegisterOnShutdown`). May be called several times.
+    ///
+    /// A shutdown deadline does not wait for the hooks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Request, Server};
+    ///
+    /// let flushed = Arc::new(AtomicBool::new(false));
+    /// let f = flushed.clone();
+    /// let builder = Server::builder().on_shutdown(move || {
+    ///     // Tell long polls to answer, flush a buffer, leave a registry...
+    ///     f.store(true, Ordering::SeqCst);
+    /// });
+    /// let server = TestServer::start(builder, |_: &mut Request| "hi\n");
+    /// server.stop()?;
+    /// assert!(flushed.load(Ordering::SeqCst), "serve returned after the hook");
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn on_shutdown<F>(mut self, f: F) -> Self
     where
         F: Fn() + Send + Sync + 'static,
@@ -364,8 +624,42 @@ impl Builder {
         self
     }
 
+    /// Calls `f` with the address once `serve` accepts connections (its
+    /// pool running), every time it starts: the moment to print "listening"
+    /// or tell a test harness. A close that comes before it makes `serve`
+    /// return at once, so a program that says it listens only here never
+    /// says so wrongly.
+    pub fn on_listening<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&Addr) + Send + Sync + 'static,
+    {
+        self.config.on_listening = Some(Arc::new(f));
+        self
+    }
+
     /// Consulted on every close (signals included): returning false vetoes
     /// it and the server keeps serving (tylerb/graceful's `BeforeShutdown`).
+    /// It runs on the closing thread (the signal thread, for a signal).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Request, Server};
+    ///
+    /// let may_stop = Arc::new(AtomicBool::new(false)); // e.g. "no job running"
+    /// let m = may_stop.clone();
+    /// let builder = Server::builder().before_shutdown(move || m.load(Ordering::SeqCst));
+    /// let server = TestServer::start(builder, |_: &mut Request| "hi\n");
+    /// assert!(!server.handle().close(), "vetoed");
+    /// assert!(!server.handle().is_draining(), "still serving");
+    ///
+    /// may_stop.store(true, Ordering::SeqCst);
+    /// server.stop()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn before_shutdown<F>(mut self, f: F) -> Self
     where
         F: Fn() -> bool + Send + Sync + 'static,
@@ -375,6 +669,19 @@ impl Builder {
     }
 
     /// File mode for Unix sockets the server binds (default `0o660`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    ///
+    /// let path = std::env::temp_dir().join(format!("courteous-doc-{}.sock", std::process::id()));
+    /// let server = courteous::Server::builder().unix_mode(0o600).bind_unix(&path)?;
+    /// assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o600);
+    /// # drop(server);
+    /// # let _ = std::fs::remove_file(&path);
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn unix_mode(mut self, mode: u32) -> Self {
         self.config.unix_mode = mode;
         self

@@ -170,6 +170,17 @@ impl Listener {
 }
 
 impl Listener {
+    /// Where it listens.
+    pub(crate) fn addr(&self) -> Addr {
+        match self {
+            Listener::Tcp(l) => l
+                .local_addr()
+                .map(Addr::Tcp)
+                .unwrap_or_else(|_| Addr::Unix(PathBuf::new())),
+            Listener::Unix(u) => Addr::Unix(u.path.clone()),
+        }
+    }
+
     /// A second descriptor for the listening socket, for another server
     /// or a new process. The socket then outlives this server: a Unix
     /// socket's file is no longer removed when this server closes it.

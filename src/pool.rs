@@ -86,6 +86,8 @@ pub(crate) struct Worker {
     pub(crate) parker: ParkerHandle,
     pub(crate) buf: ReadBuf,
     pub(crate) wbuf: Vec<u8>,
+    /// What head parsing reuses between requests.
+    pub(crate) scratch: crate::http1::head::Scratch,
     /// FastCGI's record buffer, reused across connections.
     pub(crate) records: crate::fastcgi::record::RecordReader,
 }
@@ -210,6 +212,7 @@ impl Pool {
                 buf: ReadBuf::new(),
                 wbuf: Vec::with_capacity(1024),
                 records: Default::default(),
+                scratch: Default::default(),
             };
             threads.push(
                 thread::Builder::new()

@@ -64,26 +64,94 @@ impl std::fmt::Debug for Server {
 
 impl Server {
     /// A builder, to configure before binding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = courteous::Server::builder()
+    ///     .workers(8)
+    ///     .shutdown_timeout(Duration::from_secs(5))
+    ///     .bind("127.0.0.1:0")?;
+    /// assert_eq!(server.config().workers, 8);
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn builder() -> Builder {
         Builder::new()
     }
 
     /// Binds a TCP address with the default configuration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = courteous::Server::bind("127.0.0.1:0")?;
+    /// let addr = server.local_addr().expect("a TCP server");
+    /// assert_ne!(addr.port(), 0, "the port the system chose");
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn bind(addr: impl ToSocketAddrs) -> Result<Server, Error> {
         Builder::new().bind(addr)
     }
 
-    /// Binds a Unix socket with the default configuration.
+    /// Binds a Unix socket with the default configuration (see
+    /// [`Builder::bind_unix`] for the rules on the socket file).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use courteous::testing::{RawClient, TestServer};
+    /// use courteous::{Request, Server};
+    ///
+    /// let path = std::env::temp_dir().join(format!("courteous-doc-{}.sock", std::process::id()));
+    /// let server = Server::bind_unix(&path)?;
+    /// let server = TestServer::serve(server, |_: &mut Request| "hello over a Unix socket\n");
+    /// let mut client = RawClient::connect_unix(&path).unwrap();
+    /// let resp = client.get("/", Duration::from_secs(5)).unwrap();
+    /// assert_eq!(resp.text(), "hello over a Unix socket\n");
+    /// server.stop()?;
+    /// assert!(!path.exists(), "the drain removed the socket file");
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn bind_unix(path: impl AsRef<Path>) -> Result<Server, Error> {
         Builder::new().bind_unix(path)
     }
 
     /// Serves on an existing TCP listener with the default configuration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let server = courteous::Server::from_listener(listener)?;
+    /// assert_eq!(server.local_addr(), Some(addr));
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn from_listener(listener: TcpListener) -> Result<Server, Error> {
         Builder::new().from_listener(listener)
     }
 
     /// Serves on an existing Unix listener with the default configuration.
+    /// The socket file is not the server's: it stays when the server is
+    /// done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixListener;
+    ///
+    /// let path = std::env::temp_dir().join(format!("courteous-doc-{}.sock", std::process::id()));
+    /// let listener = UnixListener::bind(&path)?;
+    /// let server = courteous::Server::from_unix_listener(listener)?;
+    /// assert_eq!(server.addr(), &courteous::Addr::Unix(path.clone()));
+    /// drop(server);
+    /// assert!(path.exists(), "not the server's to remove");
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn from_unix_listener(listener: UnixListener) -> Result<Server, Error> {
         Builder::new().from_unix_listener(listener)
     }
@@ -110,12 +178,30 @@ impl Server {
     }
 
     /// Where the server listens.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = courteous::Server::bind("127.0.0.1:0")?;
+    /// println!("listening on http://{}", server.addr());
+    /// assert!(matches!(server.addr(), courteous::Addr::Tcp(a) if a.ip().is_loopback()));
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn addr(&self) -> &Addr {
         &self.addr
     }
 
     /// The TCP address the server listens on (the real port when bound to
     /// port 0); `None` for a Unix socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = courteous::Server::bind("127.0.0.1:0")?;
+    /// let url = format!("http://{}/", server.local_addr().unwrap());
+    /// assert!(url.starts_with("http://127.0.0.1:"));
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn local_addr(&self) -> Option<SocketAddr> {
         match &self.addr {
             Addr::Tcp(a) => Some(*a),
@@ -124,6 +210,19 @@ impl Server {
     }
 
     /// A handle to close, wait for, and watch this server from any thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::{Request, Server};
+    ///
+    /// let server = Server::bind("127.0.0.1:0")?;
+    /// let handle = server.handle(); // take it before serve moves the server away
+    /// let serving = std::thread::spawn(move || server.serve(|_: &mut Request| "hi\n"));
+    /// handle.close();
+    /// serving.join().unwrap()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn handle(&self) -> Handle {
         Handle {
             shared: self.shared.clone(),
@@ -131,6 +230,19 @@ impl Server {
     }
 
     /// The configuration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = courteous::Server::builder()
+    ///     .idle_timeout(Duration::from_secs(75))
+    ///     .bind("127.0.0.1:0")?;
+    /// assert_eq!(server.config().idle_timeout, Duration::from_secs(75));
+    /// assert_eq!(server.config().shutdown_timeout, None, "the default");
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn config(&self) -> &Config {
         &self.shared.config
     }
@@ -140,6 +252,32 @@ impl Server {
     /// (`TcpListener::from(fd)`, then [`Server::from_listener`]) so that
     /// new clients reach it while this one drains, with no refused connect.
     /// The socket then outlives this server (a Unix socket's file too).
+    ///
+    /// # Examples
+    ///
+    /// Hand the socket to a new server, then drain the old one: clients
+    /// reach one server or the other, never a closed port.
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use std::time::Duration;
+    /// use courteous::testing::{RawClient, TestServer};
+    /// use courteous::{Request, Server};
+    ///
+    /// let old = Server::bind("127.0.0.1:0")?;
+    /// let addr = old.local_addr().unwrap();
+    /// let fd = old.try_clone_listener()?;
+    /// let old = TestServer::serve(old, |_: &mut Request| "old\n");
+    ///
+    /// let new = Server::from_listener(TcpListener::from(fd))?;
+    /// let new = TestServer::serve(new, |_: &mut Request| "new\n");
+    /// old.stop()?; // the old server drains; the socket stays open
+    ///
+    /// let mut client = RawClient::connect(addr).unwrap();
+    /// assert_eq!(client.get("/", Duration::from_secs(5)).unwrap().text(), "new\n");
+    /// new.stop()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn try_clone_listener(&self) -> Result<OwnedFd, Error> {
         if let Some(l) = self.listener.lock().as_ref() {
             return l.try_clone_fd().map_err(Error::Io);
@@ -156,6 +294,38 @@ impl Server {
     /// draining. After it returns the same server can serve again: it binds
     /// its address anew. A [`Handle::close`] that came before `serve` makes
     /// it return at once.
+    ///
+    /// The drain, step by step, is described in
+    /// [`manual::howto_drain`](crate::manual::howto_drain).
+    ///
+    /// # Examples
+    ///
+    /// Serve on another thread, make a request, close, and wait for the
+    /// drain to finish:
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::net::TcpStream;
+    /// use courteous::{Request, Response, Server};
+    ///
+    /// let server = Server::bind("127.0.0.1:0")?;
+    /// let addr = server.local_addr().unwrap();
+    /// let handle = server.handle();
+    /// let serving = std::thread::spawn(move || {
+    ///     server.serve(|req: &mut Request| Response::text(format!("you asked for {}\n", req.uri())))
+    /// });
+    ///
+    /// let mut conn = TcpStream::connect(addr)?;
+    /// conn.write_all(b"GET /hello HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n")?;
+    /// let mut response = String::new();
+    /// conn.read_to_string(&mut response)?;
+    /// assert!(response.starts_with("HTTP/1.1 200 OK\r\n"));
+    /// assert!(response.ends_with("\r\n\r\nyou asked for /hello\n"));
+    ///
+    /// handle.close(); // start the drain...
+    /// serving.join().unwrap()?; // ...and serve returns once it is over
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn serve<H: Handler>(&self, handler: H) -> Result<(), Error> {
         serve_on(&self.shared, Arc::new(handler), &self.endpoint, || {
             if let Some(l) = self.listener.lock().take() {
@@ -202,7 +372,6 @@ pub(crate) fn serve_on(
     };
     let listener = Arc::new(listener);
     shared.set_listener(Some(listener.clone()));
-    crate::systemd::notify_ready();
     let (parker, parker_loop, ready) = parker::channels(shared, parker_waker);
     let pool = match Pool::start(shared, handler, slots, ready, &parker) {
         Ok(p) => p,
@@ -238,6 +407,11 @@ pub(crate) fn serve_on(
         parker: &parker,
         closed: &closed,
     };
+    // Ready: tell the supervisor and the program.
+    crate::systemd::notify_ready();
+    if let Some(hook) = &shared.config.on_listening {
+        hook(&listener.addr());
+    }
     accept_loop(&ctx, &listener, &accept_waker);
     // Close the socket first (every reference to it), then say so: close()
     // returns on that word, and a connect after it must be refused.

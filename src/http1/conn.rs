@@ -118,7 +118,7 @@ fn read_head(w: &mut Worker, conn: &mut Conn) -> Result<Head, HeadEnd> {
             // A head that arrived whole turns the connection Active when it
             // is counted (one lock); a partial one does here, at its first
             // bytes, as does a bad one.
-            match head::parse(w.buf.filled(), limits) {
+            match head::parse_into(w.buf.filled(), limits, &mut w.scratch) {
                 Ok(Some((h, n))) => {
                     w.buf.consume(n);
                     return Ok(h);
@@ -224,7 +224,10 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
         *inner.version_mut() = version;
         *inner.headers_mut() = headers;
         let mut req = Request::new(inner, &conn.info, &shared, &hijacked);
-        crate::handler::respond(&shared, &*w.handler, &mut req)
+        let outcome = crate::handler::respond(&shared, &*w.handler, &mut req);
+        // The header map goes back for the next request, capacity kept.
+        w.scratch.headers = std::mem::take(req.headers_mut());
+        outcome
     };
     if hijacked.get() {
         // The handler owns the socket now (through its own dup); dropping

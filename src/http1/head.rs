@@ -2,6 +2,7 @@
 //! result into `http` types and decides the body framing by RFC 9112 §6,
 //! refusing what a request-smuggling attack would need.
 
+use bytes::{Bytes, BytesMut};
 use http::header::{
     HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING,
 };
@@ -57,9 +58,38 @@ const STACK_HEADERS: usize = 128;
 /// Room on a request line for a method, a version and the spaces.
 const METHOD_AND_VERSION: usize = 32;
 
+/// What parsing reuses from one request to the next, so that a keep-alive
+/// request costs no heap allocation: the head's bytes are copied into one
+/// shared buffer that the URI and header values point into (its memory is
+/// reclaimed once the request is dropped), and the header map keeps its
+/// capacity.
+pub(crate) struct Scratch {
+    bytes: BytesMut,
+    pub(crate) headers: HeaderMap,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch {
+            bytes: BytesMut::with_capacity(4096),
+            headers: HeaderMap::with_capacity(16),
+        }
+    }
+}
+
 /// Parses a head from the start of `buf`: `Ok(None)` when more bytes are
 /// needed, `Ok(Some((head, len)))` when complete.
+#[cfg(any(test, fuzzing))]
 pub(crate) fn parse(buf: &[u8], limits: Limits) -> Result<Option<(Head, usize)>, Reject> {
+    parse_into(buf, limits, &mut Scratch::default())
+}
+
+/// [`parse`], reusing `scratch`.
+pub(crate) fn parse_into(
+    buf: &[u8],
+    limits: Limits,
+    scratch: &mut Scratch,
+) -> Result<Option<(Head, usize)>, Reject> {
     // The request line: method SP target SP version; a target past the
     // limit is 414 whether or not its line has ended yet.
     // Empty lines before the request line are skipped (RFC 9112 §2.2), as
@@ -75,10 +105,10 @@ pub(crate) fn parse(buf: &[u8], limits: Limits) -> Result<Option<(Head, usize)>,
     }
     if limits.max_headers <= STACK_HEADERS {
         let mut headers = [httparse::EMPTY_HEADER; STACK_HEADERS];
-        parse_with(buf, &mut headers[..limits.max_headers], limits)
+        parse_with(buf, &mut headers[..limits.max_headers], limits, scratch)
     } else {
         let mut headers = vec![httparse::EMPTY_HEADER; limits.max_headers];
-        parse_with(buf, &mut headers, limits)
+        parse_with(buf, &mut headers, limits, scratch)
     }
 }
 
@@ -86,6 +116,7 @@ fn parse_with<'b>(
     buf: &'b [u8],
     headers: &mut [httparse::Header<'b>],
     limits: Limits,
+    scratch: &mut Scratch,
 ) -> Result<Option<(Head, usize)>, Reject> {
     let mut req = httparse::Request::new(headers);
     let len = match req.parse(buf) {
@@ -122,14 +153,27 @@ fn parse_with<'b>(
             ))
         }
     };
+    // One copy of the head; the URI and every header value share it. The
+    // previous request's values go first, so the buffer is ours alone again
+    // and its memory is reused rather than reallocated.
+    scratch.headers.clear();
+    scratch.bytes.clear();
+    scratch.bytes.extend_from_slice(&buf[..len]);
+    let head = scratch.bytes.split().freeze();
+    let base = buf.as_ptr() as usize;
+    let shared = |part: &[u8]| {
+        let at = part.as_ptr() as usize - base;
+        head.slice(at..at + part.len())
+    };
     let path = req.path.unwrap_or("");
-    let uri = parse_target(&method, path)?;
+    let uri = parse_target(&method, path, shared(path.as_bytes()))?;
 
-    let mut map = HeaderMap::with_capacity(req.headers.len());
+    let mut map = std::mem::take(&mut scratch.headers);
+    map.reserve(req.headers.len());
     for h in req.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| reject(StatusCode::BAD_REQUEST, "bad header name"))?;
-        let value = HeaderValue::from_bytes(h.value)
+        let value = HeaderValue::from_maybe_shared(shared(h.value))
             .map_err(|_| reject(StatusCode::BAD_REQUEST, "bad header value"))?;
         map.append(name, value);
     }
@@ -199,7 +243,7 @@ fn bad_version(buf: &[u8]) -> Reject {
     }
 }
 
-fn parse_target(method: &Method, path: &str) -> Result<Uri, Reject> {
+fn parse_target(method: &Method, path: &str, bytes: Bytes) -> Result<Uri, Reject> {
     let ok = match path.as_bytes().first() {
         Some(b'/') => true,
         Some(b'*') => path == "*" && method == Method::OPTIONS,
@@ -212,15 +256,14 @@ fn parse_target(method: &Method, path: &str) -> Result<Uri, Reject> {
     if !ok {
         return Err(reject(StatusCode::BAD_REQUEST, "bad request target"));
     }
-    path.parse::<Uri>()
-        .map_err(|_| reject(StatusCode::BAD_REQUEST, "bad request target"))
+    Uri::from_maybe_shared(bytes).map_err(|_| reject(StatusCode::BAD_REQUEST, "bad request target"))
 }
 
 fn framing(map: &HeaderMap, version: Version) -> Result<Framing, Reject> {
-    let te: Vec<&HeaderValue> = map.get_all(TRANSFER_ENCODING).iter().collect();
-    let cl: Vec<&HeaderValue> = map.get_all(CONTENT_LENGTH).iter().collect();
-    if !te.is_empty() {
-        if !cl.is_empty() {
+    let te = map.get_all(TRANSFER_ENCODING);
+    let cl = map.get_all(CONTENT_LENGTH);
+    if te.iter().next().is_some() {
+        if cl.iter().next().is_some() {
             return Err(reject(
                 StatusCode::BAD_REQUEST,
                 "both Content-Length and Transfer-Encoding",

@@ -20,6 +20,23 @@ pub(crate) type ListeningHook = Arc<dyn Fn(&Addr) + Send + Sync>;
 pub(crate) type StateHook = Arc<dyn Fn(&ConnInfo, ConnState, ConnState) + Send + Sync>;
 
 /// Everything a [`Builder`] sets. Read back with [`Server::config`].
+///
+/// Every field, its default and the reasoning behind it:
+/// [`manual::timeouts`](crate::manual::timeouts).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let server = courteous::Server::builder()
+///     .drain_delay(Duration::from_secs(5))
+///     .bind("127.0.0.1:0")?;
+/// let config: &courteous::Config = server.config();
+/// assert_eq!(config.drain_delay, Duration::from_secs(5));
+/// assert_eq!(config.linger, courteous::Config::default().linger);
+/// # Ok::<(), courteous::Error>(())
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct Config {
@@ -629,6 +646,26 @@ impl Builder {
     /// or tell a test harness. A close that comes before it makes `serve`
     /// return at once, so a program that says it listens only here never
     /// says so wrongly.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Addr, Request, Server};
+    ///
+    /// let (tx, rx) = mpsc::channel();
+    /// let builder = Server::builder().on_listening(move |addr: &Addr| {
+    ///     println!("listening on {addr}");
+    ///     let _ = tx.send(addr.clone());
+    /// });
+    /// let server = TestServer::start(builder, |_: &mut Request| "hi\n");
+    /// let said = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    /// assert_eq!(said, Addr::Tcp(server.addr()));
+    /// server.stop()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn on_listening<F>(mut self, f: F) -> Self
     where
         F: Fn(&Addr) + Send + Sync + 'static,
@@ -689,6 +726,23 @@ impl Builder {
 
     /// Binds a TCP listener (with `SO_REUSEADDR`) and returns the server.
     /// The first address that binds wins.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = courteous::Server::builder()
+    ///     .shutdown_timeout(Duration::from_secs(10))
+    ///     .bind("localhost:0")?; // 127.0.0.1 or ::1, whichever binds first
+    /// assert!(server.local_addr().unwrap().ip().is_loopback());
+    ///
+    /// // A port in use is an `Error::Bind` that names the address.
+    /// let taken = server.local_addr().unwrap();
+    /// let again = courteous::Server::builder().bind(taken);
+    /// assert!(matches!(again, Err(courteous::Error::Bind { .. })));
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
         let listener = crate::net::bind_any(addr, self.config.backlog)?;
         Server::new(self.config, Listener::Tcp(listener), Protocol::Http1)
@@ -698,6 +752,26 @@ impl Builder {
     /// a path where a server already answers, removes a stale socket file,
     /// sets the file mode (`unix_mode`, default `0o660`), and removes the
     /// file when a drain closes the listener.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use courteous::testing::{RawClient, TestServer};
+    /// use courteous::{Request, Response, Server};
+    ///
+    /// let path = std::env::temp_dir().join(format!("courteous-doc-{}.sock", std::process::id()));
+    /// let server = Server::builder().unix_mode(0o600).bind_unix(&path)?;
+    /// let server = TestServer::serve(server, |req: &mut Request| {
+    ///     // No peer address on a Unix socket, but the peer's credentials.
+    ///     Response::text(format!("uid {:?}\n", req.conn().peer_cred().map(|c| c.uid)))
+    /// });
+    /// let mut client = RawClient::connect_unix(&path).unwrap();
+    /// assert_eq!(client.get("/", Duration::from_secs(5)).unwrap().status, 200);
+    /// server.stop()?;
+    /// assert!(!path.exists());
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn bind_unix(self, path: impl AsRef<Path>) -> Result<Server, Error> {
         let path = path.as_ref();
         let socket = crate::net::bind_unix(path, self.config.unix_mode, self.config.backlog)
@@ -721,6 +795,26 @@ impl Builder {
     ///     fastcgi_keep_conn on;   # reuse connections (FCGI_KEEP_CONN)
     /// }
     /// ```
+    ///
+    /// The full nginx setup, with a keep-alive upstream block, is in
+    /// [`manual::deploying`](crate::manual::deploying).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Request, Response, Server};
+    ///
+    /// let path = std::env::temp_dir().join(format!("courteous-doc-{}.sock", std::process::id()));
+    /// let server = Server::builder().bind_fastcgi(&path)?;
+    /// let server = TestServer::serve(server, |req: &mut Request| {
+    ///     // What the web server passed on: REMOTE_ADDR, HTTPS, the request itself.
+    ///     Response::text(format!("{} {} from {:?}\n", req.method(), req.uri(), req.remote_addr()))
+    /// });
+    /// // ... nginx: `fastcgi_pass unix:{path};` ...
+    /// server.stop()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn bind_fastcgi(self, path: impl AsRef<Path>) -> Result<Server, Error> {
         let path = path.as_ref();
         let socket = crate::net::bind_unix(path, self.config.unix_mode, self.config.backlog)
@@ -732,6 +826,21 @@ impl Builder {
     }
 
     /// Serves FastCGI on a TCP address (for web servers on another host).
+    /// Like any FastCGI port, it must only be reachable by the web server.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Request, Server};
+    ///
+    /// let server = Server::builder().bind_fastcgi_tcp("127.0.0.1:0")?;
+    /// let port = server.local_addr().unwrap().port(); // nginx: `fastcgi_pass 127.0.0.1:{port};`
+    /// let server = TestServer::serve(server, |_: &mut Request| "hello from FastCGI\n");
+    /// server.stop()?;
+    /// # let _ = port;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn bind_fastcgi_tcp(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
         let listener = crate::net::bind_any(addr, self.config.backlog)?;
         Server::new(self.config, Listener::Tcp(listener), Protocol::FastCgi)
@@ -743,6 +852,21 @@ impl Builder {
     /// `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES` so that children do
     /// not inherit them: call it early, before other threads read the
     /// environment.
+    ///
+    /// Without a passed socket it fails with an [`Error::Io`] (kind
+    /// `NotFound`); [`bind_or_activate`](Builder::bind_or_activate) falls
+    /// back to binding instead. The systemd units to go with it are in
+    /// [`manual::deploying`](crate::manual::deploying).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // app.socket: `ListenStream=8080`; app.service: `Type=notify`.
+    /// let server = courteous::Server::builder().from_systemd()?;
+    /// server.handle().close_on_signals(&[courteous::SIGTERM])?;
+    /// server.serve(|_: &mut courteous::Request| "activated\n")?; // sends READY=1
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn from_systemd(self) -> Result<Server, Error> {
         let listener = crate::systemd::take_listener()?;
         Server::new(self.config, listener, Protocol::Http1)
@@ -751,6 +875,15 @@ impl Builder {
     /// [`from_systemd`](Builder::from_systemd) when a socket was passed
     /// (socket activation, or a [`restart`](crate::restart)), else
     /// [`bind`](Builder::bind) `addr`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // Under systemd (or after a restart) the passed socket; here, a bind.
+    /// let server = courteous::Server::builder().bind_or_activate("127.0.0.1:0")?;
+    /// assert!(server.local_addr().is_some());
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn bind_or_activate(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
         if std::env::var_os("LISTEN_FDS").is_some() {
             self.from_systemd()
@@ -761,6 +894,20 @@ impl Builder {
 
     /// Serves on a TCP listener made elsewhere (inherited, or bound with
     /// options of your own).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use std::time::Duration;
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?; // or inherited, or tuned by hand
+    /// let server = courteous::Server::builder()
+    ///     .shutdown_timeout(Duration::from_secs(10))
+    ///     .from_listener(listener)?;
+    /// # let _ = server;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn from_listener(self, listener: TcpListener) -> Result<Server, Error> {
         listener.set_nonblocking(true).map_err(Error::Io)?;
         Server::new(self.config, Listener::Tcp(listener), Protocol::Http1)
@@ -768,6 +915,23 @@ impl Builder {
 
     /// Serves on a Unix listener made elsewhere. Its socket file is left in
     /// place when the server closes it (it is not ours).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixListener;
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Request, Server};
+    ///
+    /// let path = std::env::temp_dir().join(format!("courteous-doc-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path)?;
+    /// let server = Server::builder().from_unix_listener(listener)?;
+    /// TestServer::serve(server, |_: &mut Request| "hi\n").stop()?;
+    /// assert!(path.exists(), "left in place");
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn from_unix_listener(self, listener: UnixListener) -> Result<Server, Error> {
         listener.set_nonblocking(true).map_err(Error::Io)?;
         let path = listener

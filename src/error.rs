@@ -4,6 +4,51 @@ use std::fmt;
 use std::io;
 
 /// Everything that can go wrong in this crate's public API.
+///
+/// It displays as a sentence, implements [`std::error::Error`] (with the
+/// operating system's error as its source where there is one), and comes
+/// from an [`io::Error`] by `?`.
+///
+/// # Examples
+///
+/// `serve` on a server that is already serving says so:
+///
+/// ```
+/// use std::time::Duration;
+/// use courteous::testing::wait_until;
+/// use courteous::{Error, Request, Server};
+///
+/// let server = Server::bind("127.0.0.1:0")?;
+/// let handle = server.handle();
+/// std::thread::scope(|s| {
+///     let first = s.spawn(|| server.serve(|_: &mut Request| "hi\n"));
+///     wait_until(&handle, |st| st.listening, Duration::from_secs(5)).unwrap();
+///     match server.serve(|_: &mut Request| "again\n") {
+///         Err(Error::NotReady { quitting: false }) => println!("already serving"),
+///         Err(Error::NotReady { quitting: true }) => println!("still draining: try later"),
+///         other => panic!("unexpected: {other:?}"),
+///     }
+///     handle.close();
+///     first.join().unwrap()
+/// })?;
+/// # Ok::<(), courteous::Error>(())
+/// ```
+///
+/// A port already taken:
+///
+/// ```
+/// use courteous::{Error, Server};
+///
+/// let first = Server::bind("127.0.0.1:0")?;
+/// match Server::bind(first.local_addr().unwrap()) {
+///     Err(Error::Bind { addr, source }) => {
+///         assert_eq!(source.kind(), std::io::ErrorKind::AddrInUse);
+///         eprintln!("cannot listen on {addr}: {source}");
+///     }
+///     other => panic!("unexpected: {other:?}"),
+/// }
+/// # Ok::<(), courteous::Error>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {

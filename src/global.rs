@@ -38,7 +38,18 @@ fn default_server() -> &'static Arc<Shared> {
     DEFAULT.get_or_init(|| Shared::new(Config::default()))
 }
 
-/// A handle on the default server.
+/// A handle on the default server: everything a [`Handle`] does (stats,
+/// tracked routines, a forced close...) for the server the free
+/// functions use.
+///
+/// # Examples
+///
+/// ```
+/// let handle = courteous::handle();
+/// assert!(!handle.stats().serving, "nothing serves yet");
+/// let routine = handle.track(); // manners' StartRoutine
+/// drop(routine); // FinishRoutine
+/// ```
 pub fn handle() -> Handle {
     Handle {
         shared: default_server().clone(),
@@ -49,6 +60,29 @@ pub fn handle() -> Handle {
 /// [`close`] (manners' `ListenAndServe`). As in manners, an address that
 /// starts with `/` or `.` is a Unix socket path, served as FastCGI;
 /// anything else (`"127.0.0.1:8080"`, a `SocketAddr`) is HTTP over TCP.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use courteous::testing::wait_until;
+/// use courteous::Request;
+///
+/// let serving = std::thread::spawn(|| {
+///     courteous::listen_and_serve("127.0.0.1:0", |_: &mut Request| "hello\n")
+/// });
+/// wait_until(&courteous::handle(), |s| s.listening, Duration::from_secs(5)).unwrap();
+/// assert!(courteous::close());
+/// serving.join().unwrap()?;
+/// # Ok::<(), courteous::Error>(())
+/// ```
+///
+/// A FastCGI responder on a Unix socket, as manners does it:
+///
+/// ```no_run
+/// courteous::listen_and_serve("/run/app/fcgi.sock", |_: &mut courteous::Request| "hello\n")?;
+/// # Ok::<(), courteous::Error>(())
+/// ```
 pub fn listen_and_serve(addr: impl ToString, handler: impl Handler) -> Result<(), Error> {
     let shared = default_server();
     let addr = addr.to_string();
@@ -71,6 +105,29 @@ pub fn listen_and_serve(addr: impl ToString, handler: impl Handler) -> Result<()
 /// Binds `addr` and serves HTTPS with the certificate chain and key in
 /// these PEM files, on the default server (manners' `ListenAndServeTLS`).
 /// A bad path or key is an [`Error::Tls`].
+///
+/// # Examples
+///
+/// ```no_run
+/// courteous::close_on_interrupt(courteous::DEFAULT_SIGNALS)?;
+/// courteous::listen_and_serve_tls(
+///     "0.0.0.0:8443",
+///     "/etc/app/cert.pem",
+///     "/etc/app/key.pem",
+///     |_: &mut courteous::Request| "hello over TLS\n",
+/// )?;
+/// # Ok::<(), courteous::Error>(())
+/// ```
+///
+/// ```
+/// let result = courteous::listen_and_serve_tls(
+///     "127.0.0.1:0",
+///     "/nonexistent/cert.pem",
+///     "/nonexistent/key.pem",
+///     |_: &mut courteous::Request| "never served\n",
+/// );
+/// assert!(matches!(result, Err(courteous::Error::Tls(_))));
+/// ```
 pub fn listen_and_serve_tls(
     addr: impl ToSocketAddrs,
     cert: impl AsRef<Path>,
@@ -92,6 +149,28 @@ pub fn listen_and_serve_tls(
 }
 
 /// Serves `handler` on `listener` with the default server (manners' `Serve`).
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::net::{TcpListener, TcpStream};
+/// use courteous::Request;
+///
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let addr = listener.local_addr()?;
+/// let serving = std::thread::spawn(move || courteous::serve(listener, |_: &mut Request| "hello\n"));
+///
+/// let mut conn = TcpStream::connect(addr)?;
+/// conn.write_all(b"GET / HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n")?;
+/// let mut response = String::new();
+/// conn.read_to_string(&mut response)?;
+/// assert!(response.ends_with("\r\n\r\nhello\n"));
+///
+/// courteous::close();
+/// serving.join().unwrap()?;
+/// # Ok::<(), courteous::Error>(())
+/// ```
 pub fn serve(listener: TcpListener, handler: impl Handler) -> Result<(), Error> {
     listener.set_nonblocking(true).map_err(Error::Io)?;
     crate::server::serve_on(default_server(), Arc::new(handler), &HTTP, || {
@@ -99,19 +178,63 @@ pub fn serve(listener: TcpListener, handler: impl Handler) -> Result<(), Error> 
     })
 }
 
-/// Drains the default server; true for the call that started the drain.
+/// Drains the default server; true for the call that started the drain
+/// (manners' `Close`). Before the server serves, it makes the next serve
+/// return at once.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::TcpListener;
+///
+/// assert!(courteous::close(), "the first close");
+/// assert!(!courteous::close(), "later ones do nothing");
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// courteous::serve(listener, |_: &mut courteous::Request| "never\n")?; // returns at once
+/// # Ok::<(), courteous::Error>(())
+/// ```
 pub fn close() -> bool {
     default_server().close(None)
 }
 
 /// Drains the default server when one of `signals` arrives (manners'
 /// `CloseOnInterrupt`, with the signals named).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use courteous::testing::wait_until;
+/// use courteous::{Request, SIGUSR1};
+///
+/// courteous::close_on_interrupt(&[SIGUSR1])?; // usually DEFAULT_SIGNALS
+/// let serving = std::thread::spawn(|| {
+///     courteous::listen_and_serve("127.0.0.1:0", |_: &mut Request| "hello\n")
+/// });
+/// wait_until(&courteous::handle(), |s| s.listening, Duration::from_secs(5)).unwrap();
+/// signal_hook::low_level::raise(SIGUSR1)?; // as `kill -USR1 <pid>` would
+/// serving.join().unwrap()?;
+/// assert_eq!(courteous::signal_received(), Some(SIGUSR1));
+/// # Ok::<(), courteous::Error>(())
+/// ```
 pub fn close_on_interrupt(signals: &[i32]) -> Result<(), Error> {
     crate::signals::close_on(default_server(), signals)
 }
 
 /// The signal that drained the default server, if any; readable after
 /// `serve` returned (unlike manners).
+///
+/// # Examples
+///
+/// ```no_run
+/// courteous::close_on_interrupt(courteous::DEFAULT_SIGNALS)?;
+/// courteous::listen_and_serve("127.0.0.1:8080", |_: &mut courteous::Request| "hello\n")?;
+/// match courteous::signal_received() {
+///     Some(sig) => println!("stopped by signal {sig}"),
+///     None => println!("stopped by a call to close()"),
+/// }
+/// # Ok::<(), courteous::Error>(())
+/// ```
 pub fn signal_received() -> Option<i32> {
     default_server().signal()
 }

@@ -9,7 +9,7 @@ use crate::error::Error;
 /// Controls a [`Server`](crate::Server) from other threads. Cheap to
 /// clone; `Send + Sync`.
 ///
-/// ```no_run
+/// ```
 /// use std::thread;
 /// let server = courteous::Server::bind("127.0.0.1:0")?;
 /// let handle = server.handle();
@@ -35,6 +35,32 @@ impl std::fmt::Debug for Handle {
 }
 
 /// A snapshot of a server's counts, from [`Handle::stats`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use courteous::testing::{wait_until, RawClient, TestServer};
+/// use courteous::{Request, Server};
+///
+/// const T: Duration = Duration::from_secs(5);
+/// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
+/// let handle = server.handle();
+/// let mut client = RawClient::connect(server.addr()).unwrap();
+/// client.get("/", T).unwrap();
+///
+/// // The server turns the connection idle just after writing the response.
+/// let stats = wait_until(&handle, |s| s.idle == 1, T).unwrap();
+/// assert_eq!((stats.accepted, stats.served, stats.in_flight), (1, 1, 0));
+/// assert_eq!((stats.connections, stats.new, stats.active), (1, 0, 0));
+/// assert!(stats.serving && stats.listening && !stats.draining);
+///
+/// server.stop()?;
+/// let after = handle.stats();
+/// assert_eq!((after.connections, after.killed), (0, 0));
+/// assert!(!after.serving && !after.listening);
+/// # Ok::<(), courteous::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
@@ -71,6 +97,36 @@ pub struct Stats {
 
 /// A tracked routine, from [`Handle::track`]: the drain waits for it until
 /// it is dropped (manners' `StartRoutine`/`FinishRoutine`).
+///
+/// Dropping the guard finishes the routine, on every path (a panic
+/// included). A shutdown deadline does not wait for routines.
+///
+/// # Examples
+///
+/// Work that a request starts in the background, and that must not be cut
+/// off by the process exiting after the drain:
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::thread;
+/// use std::time::Duration;
+/// use courteous::testing::TestServer;
+/// use courteous::{Request, Server};
+///
+/// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
+/// let handle = server.handle();
+/// let (done_tx, done_rx) = mpsc::channel();
+/// let routine = handle.track();
+/// let background = thread::spawn(move || {
+///     let _routine = routine; // dropped when this work is done
+///     thread::sleep(Duration::from_millis(50)); // e.g. flush a log
+///     done_tx.send(()).unwrap();
+/// });
+/// server.stop()?; // the drain waits for the routine
+/// assert!(done_rx.try_recv().is_ok(), "the work finished before serve returned");
+/// background.join().unwrap();
+/// # Ok::<(), courteous::Error>(())
+/// ```
 #[must_use = "the routine is tracked until this guard is dropped"]
 #[derive(Debug)]
 pub struct Routine {
@@ -87,6 +143,25 @@ impl Handle {
     /// Starts a drain. True only for the call that started it; later calls
     /// (and calls during a drain) return false. Called before `serve`, it
     /// makes the next `serve` return at once.
+    ///
+    /// Once a `close` that started the drain returns, the listener is
+    /// closed: a connect made after it is refused (unless a
+    /// [`drain_delay`](crate::Builder::drain_delay) keeps it open for a
+    /// while). A [`before_shutdown`](crate::Builder::before_shutdown) veto
+    /// makes it return false and the server goes on serving.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::{Request, Server};
+    ///
+    /// let server = Server::bind("127.0.0.1:0")?;
+    /// let handle = server.handle();
+    /// assert!(handle.close(), "this call started it");
+    /// assert!(!handle.close(), "already closed");
+    /// server.serve(|_: &mut Request| "never called\n")?; // returns at once
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn close(&self) -> bool {
         self.shared.close(None)
     }
@@ -95,6 +170,32 @@ impl Handle {
     /// (counted in [`connections_killed`](Handle::connections_killed)),
     /// starting the drain first if needed; what a second Ctrl-C does.
     /// False when the server is not serving.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use courteous::testing::{Gate, RawClient, TestServer};
+    /// use courteous::{Request, Server};
+    ///
+    /// const T: Duration = Duration::from_secs(5);
+    /// let gate = Gate::new();
+    /// let g = gate.clone();
+    /// let mut server = TestServer::start(Server::builder(), move |_: &mut Request| {
+    ///     g.wait(); // a handler that does not finish
+    ///     "late\n"
+    /// });
+    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// client.send(b"GET / HTTP/1.1\r\nHost: example\r\n\r\n").unwrap();
+    /// assert!(gate.wait_parked(1, T));
+    ///
+    /// let handle = server.handle();
+    /// assert!(handle.force_close());
+    /// server.join(T).expect("serve returned")?;
+    /// assert_eq!(handle.connections_killed(), 1);
+    /// gate.open(); // the handler finishes on its own; its response goes nowhere
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn force_close(&self) -> bool {
         self.shared.force()
     }
@@ -102,6 +203,22 @@ impl Handle {
     /// A second descriptor for the listening socket while `serve` runs (see
     /// [`Server::try_clone_listener`](crate::Server::try_clone_listener)).
     /// Fails when the server is not listening.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Request, Server};
+    ///
+    /// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
+    /// let handle = server.handle();
+    /// let listener = TcpListener::from(handle.try_clone_listener()?);
+    /// assert_eq!(listener.local_addr()?, server.addr());
+    /// server.stop()?;
+    /// assert!(handle.try_clone_listener().is_err(), "no longer listening");
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn try_clone_listener(&self) -> Result<std::os::fd::OwnedFd, Error> {
         match self.shared.listener() {
             Some(l) => l.try_clone_fd().map_err(Error::Io),
@@ -114,6 +231,21 @@ impl Handle {
 
     /// The listening socket's descriptor number while `serve` runs
     /// (manners' `GetFile`, without a copy): for logging or `fstat`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Request, Server};
+    ///
+    /// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
+    /// let handle = server.handle();
+    /// let fd = handle.listener_fd().expect("serving");
+    /// println!("listening on descriptor {fd}");
+    /// server.stop()?;
+    /// assert_eq!(handle.listener_fd(), None);
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn listener_fd(&self) -> Option<std::os::fd::RawFd> {
         use std::os::fd::AsRawFd;
         self.shared.listener().map(|l| l.as_fd().as_raw_fd())
@@ -121,12 +253,40 @@ impl Handle {
 
     /// Re-executes this program on `signal` with the listening socket
     /// inherited, waits until the new process is ready, then drains this
-    /// one; see [`restart`](crate::restart).
+    /// one; see [`restart`](crate::restart). A failed restart is logged and
+    /// the server goes on serving.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use courteous::{Request, Server, SIGINT, SIGTERM, SIGUSR2};
+    ///
+    /// // The new process takes the inherited socket instead of binding.
+    /// let server = Server::builder().bind_or_activate("127.0.0.1:8080")?;
+    /// let handle = server.handle();
+    /// handle.close_on_signals(&[SIGTERM, SIGINT])?;
+    /// handle.restart_on_signal(SIGUSR2)?; // `kill -USR2 <pid>`, or systemd's ExecReload
+    /// server.serve(|_: &mut Request| "hello\n")?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn restart_on_signal(&self, signal: i32) -> Result<(), Error> {
         crate::restart::on_signal(&self.shared, signal)
     }
 
     /// [`close`](Handle::close), then [`wait`](Handle::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Request, Server};
+    ///
+    /// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
+    /// let handle = server.handle();
+    /// assert!(handle.blocking_close()); // returns once the drain is over
+    /// assert!(!handle.stats().serving);
+    /// # drop(server);
+    /// ```
     pub fn blocking_close(&self) -> bool {
         let started = self.close();
         self.wait();
@@ -135,28 +295,115 @@ impl Handle {
 
     /// Blocks until `serve` is not running: at once when it is not serving,
     /// else when its drain is over.
+    ///
+    /// Any number of threads may wait (tylerb/graceful's `StopChan`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::thread;
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Request, Server};
+    ///
+    /// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
+    /// let handle = server.handle();
+    /// let watcher = thread::spawn({
+    ///     let handle = handle.clone();
+    ///     move || {
+    ///         handle.wait();
+    ///         println!("the server has stopped");
+    ///     }
+    /// });
+    /// handle.close();
+    /// watcher.join().unwrap();
+    /// server.stop()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn wait(&self) {
         self.shared.wait_stopped();
     }
 
-    /// A snapshot of the counts.
+    /// A snapshot of the counts (see [`Stats`] for a fuller example).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = courteous::Server::bind("127.0.0.1:0")?;
+    /// let stats = server.handle().stats();
+    /// assert!(!stats.serving, "serve has not been called");
+    /// assert_eq!((stats.accepted, stats.connections), (0, 0));
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn stats(&self) -> Stats {
         self.shared.stats()
     }
 
     /// Connections force-closed at a shutdown deadline, in all drains so far.
+    /// Zero after a drain that finished in time; see
+    /// [`force_close`](Handle::force_close) for one that did not.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Request, Server};
+    ///
+    /// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
+    /// let handle = server.handle();
+    /// server.stop()?;
+    /// match handle.connections_killed() {
+    ///     0 => println!("drained cleanly"),
+    ///     n => eprintln!("{n} connections force-closed"),
+    /// }
+    /// # assert_eq!(handle.connections_killed(), 0);
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn connections_killed(&self) -> u64 {
         self.shared.stats().killed
     }
 
     /// True from an accepted close (drain delay included) until `serve`
     /// returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Request, Server};
+    ///
+    /// let builder = Server::builder().drain_delay(Duration::from_secs(60));
+    /// let server = TestServer::start(builder, |_: &mut Request| "hi\n");
+    /// let handle = server.handle();
+    /// assert!(!handle.is_draining());
+    /// handle.close();
+    /// assert!(handle.is_draining(), "during the drain delay too");
+    /// server.stop()?;
+    /// assert!(!handle.is_draining(), "serve returned");
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn is_draining(&self) -> bool {
         self.shared.is_draining()
     }
 
     /// The signal that started the (last) drain, if one did. Stays readable
     /// after `serve` returns.
+    ///
+    /// # Examples
+    ///
+    /// A close by a call, not a signal (see
+    /// [`close_on_signals`](Handle::close_on_signals) for a signal):
+    ///
+    /// ```
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Request, Server};
+    ///
+    /// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
+    /// let handle = server.handle();
+    /// server.stop()?;
+    /// assert_eq!(handle.signal_received(), None);
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn signal_received(&self) -> Option<i32> {
         self.shared.signal()
     }
@@ -164,6 +411,25 @@ impl Handle {
     /// Counts a background routine in the wait group until the returned
     /// guard drops: a drain does not end while it runs (but a shutdown
     /// deadline does not wait for it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use courteous::testing::{wait_until, TestServer};
+    /// use courteous::{Request, Server};
+    ///
+    /// const T: Duration = Duration::from_secs(5);
+    /// let mut server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
+    /// let handle = server.handle();
+    /// let routine = handle.track();
+    /// handle.close();
+    /// wait_until(&handle, |s| s.draining && s.routines == 1, T).unwrap();
+    /// assert!(server.join(Duration::from_millis(50)).is_none(), "the drain waits");
+    /// drop(routine);
+    /// server.join(T).expect("serve returned")?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn track(&self) -> Routine {
         self.shared.routine_started();
         Routine {
@@ -176,6 +442,28 @@ impl Handle {
     /// [`signal_received`](Handle::signal_received). The handler stays
     /// installed for later `serve` calls and is removed when the server is
     /// dropped. SIGKILL and SIGSTOP cannot be caught: asking for them fails.
+    ///
+    /// A second signal during a [`drain_delay`](crate::Builder::drain_delay)
+    /// skips the rest of it; during the drain it force-closes what is left,
+    /// as [`force_close`](Handle::force_close) does (the second Ctrl-C).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Request, Server, SIGUSR1};
+    ///
+    /// let mut server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
+    /// let handle = server.handle();
+    /// handle.close_on_signals(&[SIGUSR1])?;
+    /// signal_hook::low_level::raise(SIGUSR1)?; // as `kill -USR1 <pid>` would
+    /// server.join(Duration::from_secs(5)).expect("the signal drained the server")?;
+    /// assert_eq!(handle.signal_received(), Some(SIGUSR1));
+    ///
+    /// assert!(handle.close_on_signals(&[signal_hook::consts::SIGKILL]).is_err());
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn close_on_signals(&self, signals: &[i32]) -> Result<(), Error> {
         crate::signals::close_on(&self.shared, signals)
     }

@@ -30,6 +30,54 @@ use crate::response::Response;
 /// # fn takes(_h: impl Handler) {}
 /// # takes(boxed); takes(closure);
 /// ```
+///
+/// # Examples
+///
+/// A handler with state of its own, shared by all workers (so it must be
+/// `Sync`: use atomics or locks):
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::time::Duration;
+/// use courteous::testing::{RawClient, TestServer};
+/// use courteous::{Handler, Request, Response, Server};
+///
+/// struct Counter(AtomicU64);
+///
+/// impl Handler for Counter {
+///     fn handle(&self, _req: &mut Request) -> Response {
+///         let n = self.0.fetch_add(1, Ordering::Relaxed) + 1;
+///         Response::text(format!("visit {n}\n"))
+///     }
+/// }
+///
+/// let server = TestServer::start(Server::builder(), Counter(AtomicU64::new(0)));
+/// let mut client = RawClient::connect(server.addr()).unwrap();
+/// client.get("/", Duration::from_secs(5)).unwrap();
+/// assert_eq!(client.get("/", Duration::from_secs(5)).unwrap().text(), "visit 2\n");
+/// server.stop()?;
+/// # Ok::<(), courteous::Error>(())
+/// ```
+///
+/// A panic costs one `500`, not the server:
+///
+/// ```
+/// use std::time::Duration;
+/// use courteous::testing::{RawClient, TestServer};
+/// use courteous::{Request, Server};
+///
+/// let server = TestServer::start(Server::builder(), |req: &mut Request| {
+///     if req.uri().path() == "/bug" {
+///         panic!("a bug in the handler");
+///     }
+///     "fine\n"
+/// });
+/// let get = |path| RawClient::connect(server.addr()).unwrap().get(path, Duration::from_secs(5));
+/// assert_eq!(get("/bug").unwrap().status, 500);
+/// assert_eq!(get("/").unwrap().text(), "fine\n");
+/// server.stop()?;
+/// # Ok::<(), courteous::Error>(())
+/// ```
 pub trait Handler: Send + Sync + 'static {
     /// Serves one request.
     fn handle(&self, req: &mut Request<'_>) -> Response;

@@ -40,6 +40,12 @@
 //!
 //! `New → Active → Idle → Active … → Closed`, or `Hijacked`; every change
 //! goes to the [`Builder::on_state`] hook. See [`ConnState`].
+//!
+//! ## Further reading
+//!
+//! - The [`manual`]: how draining works, choosing timeouts and pool size,
+//!   deploying behind nginx, systemd and Kubernetes, and a map from Go's
+//!   manners, graceful and `net/http` to this crate.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -55,6 +61,7 @@ mod handle;
 mod handler;
 mod http1;
 mod io;
+pub mod manual;
 mod net;
 mod parker;
 mod pool;
@@ -88,6 +95,9 @@ pub use signals::{DEFAULT_SIGNALS, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SI
 pub use tls::Pem;
 
 pub use http;
+/// The TLS library, for [`Builder::tls_config`]: a config built with this
+/// rustls (0.23) fits.
+pub use rustls;
 
 /// The README's example compiles.
 #[cfg(doctest)]

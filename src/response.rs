@@ -43,6 +43,20 @@ pub(crate) enum Payload {
 
 impl Response {
     /// An empty response with this status.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::Response;
+    /// use http::StatusCode;
+    ///
+    /// let resp = Response::new(StatusCode::NO_CONTENT);
+    /// assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    /// assert_eq!(resp.body_len(), Some(0));
+    /// // A status converts too: a handler may return `StatusCode::NOT_FOUND`.
+    /// let missing: Response = StatusCode::NOT_FOUND.into();
+    /// assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    /// ```
     pub fn new(status: StatusCode) -> Response {
         Response {
             status,
@@ -52,6 +66,17 @@ impl Response {
     }
 
     /// A `200 OK` with a `text/plain; charset=utf-8` body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::Response;
+    ///
+    /// let fixed = Response::text("hello\n"); // a &'static str: not copied
+    /// let made = Response::text(format!("{} items\n", 3)); // a String
+    /// assert_eq!(made.headers()["content-type"], "text/plain; charset=utf-8");
+    /// assert_eq!((fixed.body_len(), made.body_len()), (Some(6), Some(8)));
+    /// ```
     pub fn text(body: impl Into<Cow<'static, str>>) -> Response {
         let body = match body.into() {
             Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
@@ -64,6 +89,18 @@ impl Response {
     }
 
     /// A `200 OK` with these bytes as its body (no `Content-Type` set).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::Response;
+    /// use http::{header::CONTENT_TYPE, HeaderValue};
+    ///
+    /// let png: Vec<u8> = vec![0x89, b'P', b'N', b'G'];
+    /// let resp = Response::bytes(png)
+    ///     .with_header(CONTENT_TYPE, HeaderValue::from_static("image/png"));
+    /// assert_eq!(resp.body_len(), Some(4));
+    /// ```
     pub fn bytes(body: impl Into<Cow<'static, [u8]>>) -> Response {
         Response {
             status: StatusCode::OK,
@@ -74,6 +111,29 @@ impl Response {
 
     /// A `200 OK` streaming its body from a reader of unknown length: sent
     /// chunked (close-delimited to HTTP/1.0 clients).
+    ///
+    /// The handler's worker writes the body as the reader yields it, so a
+    /// stream holds its worker until it ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::time::Duration;
+    /// use courteous::testing::{RawClient, TestServer};
+    /// use courteous::{Request, Response, Server};
+    ///
+    /// let server = TestServer::start(Server::builder(), |_: &mut Request| {
+    ///     let lines = "one\n".as_bytes().chain("two\n".as_bytes()); // any `Read`
+    ///     Response::reader(lines)
+    /// });
+    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let resp = client.get("/", Duration::from_secs(5)).unwrap();
+    /// assert_eq!(resp.header("transfer-encoding"), Some("chunked"));
+    /// assert_eq!(resp.text(), "one\ntwo\n");
+    /// server.stop()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn reader(reader: impl Read + Send + 'static) -> Response {
         Response {
             status: StatusCode::OK,
@@ -87,6 +147,31 @@ impl Response {
 
     /// A `200 OK` streaming exactly `len` bytes from a reader, sent with
     /// `Content-Length`. A reader that ends early closes the connection.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::fs::File;
+    /// use courteous::{Request, Response};
+    /// use http::StatusCode;
+    ///
+    /// fn download(_req: &mut Request) -> Response {
+    ///     let Ok(file) = File::open("/srv/files/report.pdf") else {
+    ///         return Response::new(StatusCode::NOT_FOUND);
+    ///     };
+    ///     match file.metadata() {
+    ///         Ok(meta) => Response::sized_reader(file, meta.len()),
+    ///         Err(_) => Response::new(StatusCode::INTERNAL_SERVER_ERROR),
+    ///     }
+    /// }
+    /// # fn takes(_: impl courteous::Handler) {}
+    /// # takes(download);
+    /// ```
+    ///
+    /// ```
+    /// let resp = courteous::Response::sized_reader(std::io::Cursor::new(vec![0u8; 1024]), 1024);
+    /// assert_eq!(resp.body_len(), Some(1024));
+    /// ```
     pub fn sized_reader(reader: impl Read + Send + 'static, len: u64) -> Response {
         Response {
             status: StatusCode::OK,
@@ -99,6 +184,16 @@ impl Response {
     }
 
     /// Sets the status.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::Response;
+    /// use http::StatusCode;
+    ///
+    /// let resp = Response::text("created\n").with_status(StatusCode::CREATED);
+    /// assert_eq!(resp.status(), StatusCode::CREATED);
+    /// ```
     #[must_use]
     pub fn with_status(mut self, status: StatusCode) -> Response {
         self.status = status;
@@ -106,6 +201,19 @@ impl Response {
     }
 
     /// Adds a header (keeping earlier values of the same name).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::Response;
+    /// use http::{header::SET_COOKIE, HeaderValue};
+    ///
+    /// let resp = Response::text("hi\n")
+    ///     .with_header(SET_COOKIE, HeaderValue::from_static("a=1"))
+    ///     .with_header(SET_COOKIE, HeaderValue::from_static("b=2"))
+    ///     .with_header("x-request-id", HeaderValue::from_static("42"));
+    /// assert_eq!(resp.headers().get_all(SET_COOKIE).iter().count(), 2);
+    /// ```
     #[must_use]
     pub fn with_header(mut self, name: impl IntoHeaderName, value: HeaderValue) -> Response {
         self.headers.append(name, value);
@@ -113,26 +221,70 @@ impl Response {
     }
 
     /// The status.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(courteous::Response::text("hi\n").status(), http::StatusCode::OK);
+    /// ```
     pub fn status(&self) -> StatusCode {
         self.status
     }
 
     /// Changes the status.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http::StatusCode;
+    ///
+    /// let mut resp = courteous::Response::text("busy, try later\n");
+    /// resp.set_status(StatusCode::SERVICE_UNAVAILABLE);
+    /// assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    /// ```
     pub fn set_status(&mut self, status: StatusCode) {
         self.status = status;
     }
 
-    /// The headers.
+    /// The headers the handler set (the server adds `Date`, the framing
+    /// headers and `Connection` when it writes the response).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let resp = courteous::Response::text("hi\n");
+    /// assert_eq!(resp.headers().len(), 1, "only Content-Type so far");
+    /// ```
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
     }
 
     /// The headers, to change.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http::{header::CACHE_CONTROL, HeaderValue};
+    ///
+    /// let mut resp = courteous::Response::text("hi\n");
+    /// resp.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    /// assert_eq!(resp.headers()[CACHE_CONTROL], "no-store");
+    /// ```
     pub fn headers_mut(&mut self) -> &mut HeaderMap {
         &mut self.headers
     }
 
-    /// The body's length when known.
+    /// The body's length when known: `None` for a
+    /// [`reader`](Response::reader) (sent chunked).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::Response;
+    ///
+    /// assert_eq!(Response::text("hi\n").body_len(), Some(3));
+    /// assert_eq!(Response::reader(std::io::empty()).body_len(), None);
+    /// ```
     pub fn body_len(&self) -> Option<u64> {
         match &self.body {
             Payload::Bytes(b) => Some(b.len() as u64),

@@ -144,6 +144,7 @@ impl Server {
     /// use std::os::unix::net::UnixListener;
     ///
     /// let path = std::env::temp_dir().join(format!("courteous-doc-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
     /// let listener = UnixListener::bind(&path)?;
     /// let server = courteous::Server::from_unix_listener(listener)?;
     /// assert_eq!(server.addr(), &courteous::Addr::Unix(path.clone()));

@@ -9,11 +9,38 @@ use signal_hook::iterator::Signals;
 use crate::drain::Shared;
 use crate::error::Error;
 
+/// A signal number (from `signal-hook`), for
+/// [`Handle::close_on_signals`](crate::Handle::close_on_signals),
+/// [`Handle::restart_on_signal`](crate::Handle::restart_on_signal) and
+/// [`close_on_interrupt`](crate::close_on_interrupt), and to compare with
+/// [`Handle::signal_received`](crate::Handle::signal_received).
+///
+/// # Examples
+///
+/// ```
+/// use courteous::{SIGINT, SIGTERM};
+///
+/// let server = courteous::Server::bind("127.0.0.1:0")?;
+/// server.handle().close_on_signals(&[SIGTERM, SIGINT])?;
+/// # Ok::<(), courteous::Error>(())
+/// ```
 pub use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 
 /// The signals a server drains on by default: SIGINT (Ctrl-C), SIGTERM
 /// (what supervisors send), SIGHUP, SIGQUIT and SIGUSR1. SIGKILL cannot be
 /// caught by anyone.
+///
+/// # Examples
+///
+/// ```
+/// use courteous::{DEFAULT_SIGNALS, SIGTERM, SIGUSR2};
+///
+/// let server = courteous::Server::bind("127.0.0.1:0")?;
+/// server.handle().close_on_signals(DEFAULT_SIGNALS)?;
+/// assert!(DEFAULT_SIGNALS.contains(&SIGTERM));
+/// assert!(!DEFAULT_SIGNALS.contains(&SIGUSR2), "left free for restarts");
+/// # Ok::<(), courteous::Error>(())
+/// ```
 pub const DEFAULT_SIGNALS: &[i32] = &[SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1];
 
 /// signal-hook panics on SIGKILL, SIGSTOP and the fault signals a handler

@@ -95,6 +95,40 @@ use crate::{Builder, ConnInfo, ConnState, Error, Handle, Handler, Stats};
 
 /// Holds handlers until the test opens it; the test can wait until a
 /// number of handlers are parked at it.
+///
+/// A test that fails while handlers are parked should still open the gate
+/// (a guard that opens it on drop does that), or the server's drain waits
+/// for them.
+///
+/// # Examples
+///
+/// Hold two requests in flight, check the count, then let them finish:
+///
+/// ```
+/// use std::time::Duration;
+/// use courteous::testing::{wait_until, Gate, RawClient, TestServer};
+/// use courteous::{Request, Server};
+///
+/// const T: Duration = Duration::from_secs(5);
+/// let gate = Gate::new();
+/// let g = gate.clone();
+/// let server = TestServer::start(Server::builder(), move |_: &mut Request| {
+///     g.wait();
+///     "released\n"
+/// });
+/// let mut clients: Vec<RawClient> = (0..2).map(|_| RawClient::connect(server.addr()).unwrap()).collect();
+/// for c in &mut clients {
+///     c.send(b"GET / HTTP/1.1\r\nHost: example\r\n\r\n").unwrap();
+/// }
+/// assert!(gate.wait_parked(2, T));
+/// assert_eq!(wait_until(&server.handle(), |s| s.in_flight == 2, T).unwrap().active, 2);
+/// gate.open();
+/// for c in &mut clients {
+///     assert_eq!(c.read_response(T).unwrap().text(), "released\n");
+/// }
+/// assert_eq!(gate.arrived(), 2);
+/// server.stop().unwrap();
+/// ```
 #[derive(Clone, Default)]
 pub struct Gate {
     inner: Arc<(Mutex<GateState>, Condvar)>,
@@ -166,6 +200,21 @@ impl Gate {
 
 /// Waits until `pred(stats)` holds; `Err` carries the last stats seen.
 /// Checks on each state change it can see, and at least every millisecond.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use courteous::testing::{wait_until, RawClient, TestServer};
+/// use courteous::{Request, Server};
+///
+/// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
+/// let _client = RawClient::connect(server.addr()).unwrap();
+/// let stats = wait_until(&server.handle(), |s| s.accepted == 1, Duration::from_secs(5))
+///     .unwrap_or_else(|last| panic!("never accepted: {last:?}"));
+/// assert_eq!(stats.served, 0);
+/// server.stop().unwrap();
+/// ```
 pub fn wait_until(
     handle: &Handle,
     mut pred: impl FnMut(&Stats) -> bool,
@@ -237,6 +286,25 @@ impl StateLog {
 
     /// Waits until the connection from `peer` has gone through exactly
     /// `expected` and is in a final state or matches; returns what it saw.
+    ///
+    /// # Examples
+    ///
+    /// A client that connects and hangs up without a request:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use courteous::testing::{RawClient, StateLog, TestServer};
+    /// use courteous::{ConnState, Request, Server};
+    ///
+    /// let log = StateLog::new();
+    /// let server = TestServer::start(Server::builder().on_state(log.hook()), |_: &mut Request| "hi\n");
+    /// let client = RawClient::connect(server.addr()).unwrap();
+    /// let peer = client.local_addr();
+    /// drop(client);
+    /// log.expect_states(peer, &[ConnState::New, ConnState::Closed], Duration::from_secs(5))
+    ///     .unwrap_or_else(|seen| panic!("saw {seen:?}"));
+    /// server.stop().unwrap();
+    /// ```
     pub fn expect_states(
         &self,
         peer: SocketAddr,
@@ -272,6 +340,33 @@ impl StateLog {
 /// A server on `127.0.0.1:0` serving on a background thread. Dropping it
 /// (or [`stop`](TestServer::stop)) closes it and waits for `serve` to
 /// return (bounded: 10 s, then it lets the thread go and says so).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use courteous::testing::{RawClient, TestServer};
+/// use courteous::{Request, Server};
+///
+/// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
+/// assert!(server.url("/x").starts_with("http://127.0.0.1:"));
+/// let mut client = RawClient::connect(server.addr()).unwrap();
+/// assert_eq!(client.get("/x", Duration::from_secs(5)).unwrap().text(), "hi\n");
+/// server.stop().unwrap(); // or let it drop
+/// ```
+///
+/// Waiting for a drain that something else started:
+///
+/// ```
+/// use std::time::Duration;
+/// use courteous::testing::TestServer;
+/// use courteous::{Request, Server};
+///
+/// let mut server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
+/// server.handle().close(); // e.g. a handler, a signal, a hook
+/// let result = server.join(Duration::from_secs(5)).expect("serve returned");
+/// assert!(result.is_ok());
+/// ```
 pub struct TestServer {
     addr: crate::Addr,
     handle: Handle,
@@ -388,6 +483,26 @@ impl Drop for TestServer {
 // ----- raw client -------------------------------------------------------------
 
 /// How a connection ended, as the client saw it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use courteous::testing::{Ending, RawClient, TestServer};
+/// use courteous::{Request, Server};
+///
+/// const T: Duration = Duration::from_secs(5);
+/// let server = TestServer::start(
+///     Server::builder().drain_grace(Duration::ZERO),
+///     |_: &mut Request| "hi\n",
+/// );
+/// let addr = server.addr();
+/// let mut idle = RawClient::connect(addr).unwrap();
+/// idle.get("/", T).unwrap();
+/// server.stop().unwrap();
+/// assert_eq!(idle.read_end(T), Ending::Eof, "closed with a FIN");
+/// assert_eq!(RawClient::connect(addr).unwrap_err(), Ending::Refused);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ending {
     /// A clean end of stream (the server's FIN).
@@ -405,6 +520,23 @@ pub enum Ending {
 }
 
 /// A response as the raw client read it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use courteous::testing::{RawClient, TestServer};
+/// use courteous::{Request, Server};
+///
+/// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
+/// let mut client = RawClient::connect(server.addr()).unwrap();
+/// let resp = client.get("/", Duration::from_secs(5)).unwrap();
+/// assert_eq!(resp.status, 200);
+/// assert_eq!(resp.header("Content-Type"), Some("text/plain; charset=utf-8"));
+/// assert!(!resp.connection_close(), "kept alive");
+/// assert_eq!(resp.text(), "hi\n");
+/// server.stop().unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawResponse {
     /// The status code.
@@ -439,13 +571,48 @@ impl RawResponse {
 /// A client that sends exact bytes and reports exactly what it saw, over
 /// TCP ([`RawClient::connect`]) or a Unix socket
 /// ([`RawClient::connect_unix`]).
+///
+/// # Examples
+///
+/// Pipelined requests, sent in one write, answered in order:
+///
+/// ```
+/// use std::time::Duration;
+/// use courteous::testing::{RawClient, TestServer};
+/// use courteous::{Request, Response, Server};
+///
+/// const T: Duration = Duration::from_secs(5);
+/// let server = TestServer::start(Server::builder(), |req: &mut Request| {
+///     Response::text(req.uri().path().to_string())
+/// });
+/// let mut client = RawClient::connect(server.addr()).unwrap();
+/// client.send(b"GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+/// assert_eq!(client.read_response(T).unwrap().text(), "/a");
+/// assert_eq!(client.read_response(T).unwrap().text(), "/b");
+/// server.stop().unwrap();
+/// ```
 #[derive(Debug)]
 pub struct RawClient<S: Socket = TcpStream> {
     stream: S,
     buf: Vec<u8>,
 }
 
-/// A stream the raw client can drive: `TcpStream` or `UnixStream`.
+/// A stream the raw client can drive: `TcpStream` or `UnixStream`, or one
+/// of your own.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::TcpStream;
+/// use courteous::testing::{RawClient, TestServer};
+/// use courteous::{Request, Server};
+///
+/// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
+/// let stream = TcpStream::connect(server.addr()).unwrap(); // made with options of your own
+/// let mut client = RawClient::new(stream);
+/// assert_eq!(client.get("/", std::time::Duration::from_secs(5)).unwrap().status, 200);
+/// server.stop().unwrap();
+/// ```
 pub trait Socket: Read + Write + fmt::Debug {
     /// Bounds the next reads.
     fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()>;

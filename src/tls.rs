@@ -18,7 +18,27 @@ use rustls::ServerConfig;
 
 use crate::error::Error;
 
-/// Where PEM text comes from: a file, or bytes in memory.
+/// Where PEM text comes from: a file, or bytes in memory. What
+/// [`Builder::tls_pem`](crate::Builder::tls_pem) takes: paths (`&str`,
+/// `&Path`, `PathBuf`) convert to [`Pem::File`], bytes (`Vec<u8>`,
+/// `&[u8]`) to [`Pem::Bytes`].
+///
+/// # Examples
+///
+/// ```
+/// use std::path::PathBuf;
+/// use courteous::Pem;
+///
+/// assert!(matches!(Pem::from("/etc/app/cert.pem"), Pem::File(p) if p == PathBuf::from("/etc/app/cert.pem")));
+/// let key = std::env::var("APP_TLS_KEY").unwrap_or_default(); // PEM text from the environment
+/// assert!(matches!(Pem::from(key.into_bytes()), Pem::Bytes(_)));
+///
+/// // Nothing is read until the server binds; then a bad source is an error.
+/// let result = courteous::Server::builder()
+///     .tls_pem(Pem::Bytes(b"not PEM".to_vec()), Pem::Bytes(Vec::new()))
+///     .bind("127.0.0.1:0");
+/// assert!(matches!(result, Err(courteous::Error::Tls(_))));
+/// ```
 #[derive(Debug, Clone)]
 pub enum Pem {
     /// A PEM file on disk, read at bind time.

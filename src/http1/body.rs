@@ -290,16 +290,25 @@ fn parse_chunk_size(line: &[u8]) -> io::Result<u64> {
 /// invites the upload. What the handler leaves unread is discarded (up to
 /// a limit) before the connection serves its next request.
 ///
-/// ```no_run
+/// # Examples
+///
+/// ```
 /// use std::io::Read;
-/// let server = courteous::Server::builder().bind("127.0.0.1:0")?;
-/// server.serve(|req: &mut courteous::Request| {
+/// use std::time::Duration;
+/// use courteous::testing::{RawClient, TestServer};
+/// use courteous::{Request, Response, Server};
+///
+/// let server = TestServer::start(Server::builder(), |req: &mut Request| {
 ///     let mut text = String::new();
 ///     match req.body_mut().read_to_string(&mut text) {
-///         Ok(_) => courteous::Response::text(text),
-///         Err(_) => courteous::Response::new(http::StatusCode::BAD_REQUEST),
+///         Ok(_) => Response::text(text.to_uppercase()),
+///         Err(_) => Response::new(http::StatusCode::BAD_REQUEST),
 ///     }
-/// })?;
+/// });
+/// let mut client = RawClient::connect(server.addr()).unwrap();
+/// client.send(b"POST / HTTP/1.1\r\nHost: example\r\nContent-Length: 5\r\n\r\nhello").unwrap();
+/// assert_eq!(client.read_response(Duration::from_secs(5)).unwrap().text(), "HELLO");
+/// server.stop()?;
 /// # Ok::<(), courteous::Error>(())
 /// ```
 pub struct Body<'a> {
@@ -333,7 +342,20 @@ impl<'a> Body<'a> {
         }
     }
 
-    /// A body with nothing in it.
+    /// A body with nothing in it (also what `Body::default()` gives, so
+    /// `std::mem::take(req.body_mut())` takes a request's body out).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    ///
+    /// let mut body = courteous::Body::empty();
+    /// assert_eq!(body.content_length(), Some(0));
+    /// let mut bytes = Vec::new();
+    /// assert_eq!(body.read_to_end(&mut bytes)?, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn empty() -> Body<'static> {
         Body {
             inner: Inner::Empty,
@@ -359,6 +381,25 @@ impl<'a> Body<'a> {
     }
 
     /// The declared length (`Content-Length`), or `None` for a chunked body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use courteous::testing::{RawClient, TestServer};
+    /// use courteous::{Request, Server};
+    ///
+    /// let server = TestServer::start(Server::builder(), |req: &mut Request| {
+    ///     format!("{:?}", req.body().content_length())
+    /// });
+    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// client.send(b"POST / HTTP/1.1\r\nHost: example\r\nContent-Length: 3\r\n\r\nabc").unwrap();
+    /// assert_eq!(client.read_response(Duration::from_secs(5)).unwrap().text(), "Some(3)");
+    /// client.send(b"POST / HTTP/1.1\r\nHost: example\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").unwrap();
+    /// assert_eq!(client.read_response(Duration::from_secs(5)).unwrap().text(), "None");
+    /// server.stop()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
     pub fn content_length(&self) -> Option<u64> {
         self.len
     }

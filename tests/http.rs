@@ -45,6 +45,7 @@ fn app(req: &mut Request) -> Response {
         // Answers without reading the body.
         "/deny" => Response::text(DENIED).with_status(StatusCode::UNAUTHORIZED),
         "/stream" => Response::reader(io::Cursor::new(stream_body())),
+        "/endless" => Response::reader(Endless),
         "/204" => Response::text("must not be sent").with_status(StatusCode::NO_CONTENT),
         "/304" => Response::text("must not be sent").with_status(StatusCode::NOT_MODIFIED),
         "/close" => {
@@ -649,4 +650,51 @@ fn the_date_header_is_present_and_well_formed() {
     );
     drop((client, bad));
     server.stop().expect("serve returns Ok");
+}
+
+/// An endless body, for a client that never reads.
+struct Endless;
+
+impl Read for Endless {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        buf.fill(b'x');
+        Ok(buf.len())
+    }
+}
+
+/// The write timeout frees the worker from a client that stops reading: the
+/// request leaves the count and the connection closes.
+#[test]
+fn a_client_that_stops_reading_is_cut_off_by_the_write_timeout() {
+    let server = start_with(
+        Server::builder()
+            .workers(1)
+            .write_timeout(Duration::from_millis(200)),
+    );
+    let handle = server.handle();
+    let mut stalled = connect(&server);
+    stalled
+        .send(b"GET /endless HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    wait_until(&handle, |s| s.in_flight == 1, T).expect("streaming");
+    // The socket buffers fill, the write blocks, the timeout ends it.
+    wait_until(&handle, |s| s.in_flight == 0 && s.connections == 0, T)
+        .expect("the worker was freed");
+    // The only worker serves the next client.
+    let mut next = connect(&server);
+    get_hello(&mut next, "/hello");
+    drop(stalled);
+    server.stop().expect("stop");
+}
+
+/// The idle timeout closes a kept-alive connection that sends nothing more,
+/// cleanly.
+#[test]
+fn an_idle_connection_is_closed_after_the_idle_timeout() {
+    let server = start_with(Server::builder().idle_timeout(Duration::from_millis(200)));
+    let mut c = connect(&server);
+    get_hello(&mut c, "/hello");
+    assert_eq!(c.read_end(T), Ending::Eof, "a FIN after the idle timeout");
+    wait_until(&server.handle(), |s| s.connections == 0, T).expect("closed");
+    server.stop().expect("stop");
 }

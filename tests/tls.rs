@@ -304,3 +304,35 @@ fn tls_config_of_your_own_is_used() {
     assert_eq!(c.get("/", T).expect("served").status, 200);
     server.stop().expect("stop");
 }
+
+#[test]
+fn listen_and_serve_tls_serves_the_default_server() {
+    let certs = Certs::new("free-function");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let (cert, key) = (certs.cert(), certs.key());
+    let serving = std::thread::spawn(move || {
+        courteous::listen_and_serve_tls(("127.0.0.1", port), cert, key, hello)
+    });
+    let handle = courteous::handle();
+    wait_until(&handle, |s| s.listening, T).expect("listening");
+    let mut c = certs.raw(SocketAddr::from(([127, 0, 0, 1], port)));
+    assert_eq!(c.get("/", T).expect("served").text(), "hello\n");
+    drop(c);
+    assert!(courteous::close());
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        let _ = tx.send(serving.join());
+    });
+    let result = rx
+        .recv_timeout(T)
+        .expect("serve returned")
+        .expect("no panic");
+    assert!(result.is_ok(), "{result:?}");
+    // A bad key path is an error, not a panic, and leaves the server ready.
+    let bad =
+        courteous::listen_and_serve_tls("127.0.0.1:0", certs.cert(), "/nonexistent/key.pem", hello);
+    assert!(matches!(bad, Err(Error::Tls(_))), "{bad:?}");
+}

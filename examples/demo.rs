@@ -144,6 +144,10 @@ fn main() {
     if let Some(ms) = args.drain_delay_ms {
         builder = builder.drain_delay(Duration::from_millis(ms));
     }
+    if args.fastcgi.is_some() {
+        // Also when the socket is inherited from a restart.
+        builder = builder.fastcgi(true);
+    }
     builder = builder.health_route("/healthz").on_listening(|addr| {
         // Printed once serve accepts: a signal after this line drains a
         // server that is really serving.

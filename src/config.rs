@@ -92,6 +92,9 @@ pub struct Config {
     pub linger: Duration,
     /// File mode of a Unix socket the server binds (default `0o660`).
     pub unix_mode: u32,
+    /// Serve FastCGI (the responder role) instead of HTTP, on whatever
+    /// socket the server binds or inherits (default false).
+    pub fastcgi: bool,
     /// After a close, how long to keep serving (health checks failing,
     /// responses saying `Connection: close`) before the listener closes and
     /// the drain proper begins, so load balancers stop sending first.
@@ -146,6 +149,7 @@ impl Default for Config {
             drain_head_timeout: Duration::from_secs(1),
             linger: Duration::from_millis(500),
             unix_mode: 0o660,
+            fastcgi: false,
             drain_delay: Duration::ZERO,
             health_path: None,
             tls: None,
@@ -181,6 +185,7 @@ impl fmt::Debug for Config {
             .field("drain_head_timeout", &self.drain_head_timeout)
             .field("linger", &self.linger)
             .field("unix_mode", &format_args!("{:#o}", self.unix_mode))
+            .field("fastcgi", &self.fastcgi)
             .field("drain_delay", &self.drain_delay)
             .field("health_path", &self.health_path)
             .field("tls", &self.tls.is_some())
@@ -816,13 +821,27 @@ impl Builder {
     /// # Ok::<(), courteous::Error>(())
     /// ```
     pub fn bind_fastcgi(self, path: impl AsRef<Path>) -> Result<Server, Error> {
-        let path = path.as_ref();
-        let socket = crate::net::bind_unix(path, self.config.unix_mode, self.config.backlog)
-            .map_err(|e| Error::Bind {
-                addr: path.display().to_string(),
-                source: e,
-            })?;
-        Server::new(self.config, Listener::Unix(socket), Protocol::FastCgi)
+        self.fastcgi(true).bind_unix(path)
+    }
+
+    /// Serve FastCGI instead of HTTP on whatever socket the server binds or
+    /// inherits: `Server::builder().fastcgi(true).from_systemd()` is a
+    /// socket-activated responder, which [`restart`](crate::restart) and
+    /// listener hand-off then work for too.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("courteous-doc-fcgi-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let server = courteous::Server::builder()
+    ///     .fastcgi(true)
+    ///     .bind_unix(dir.join("fcgi.sock"))?;
+    /// assert!(server.config().fastcgi);
+    /// # drop(server); std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn fastcgi(mut self, on: bool) -> Self {
+        self.config.fastcgi = on;
+        self
     }
 
     /// Serves FastCGI on a TCP address (for web servers on another host).
@@ -842,8 +861,7 @@ impl Builder {
     /// # Ok::<(), courteous::Error>(())
     /// ```
     pub fn bind_fastcgi_tcp(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
-        let listener = crate::net::bind_any(addr, self.config.backlog)?;
-        Server::new(self.config, Listener::Tcp(listener), Protocol::FastCgi)
+        self.fastcgi(true).bind(addr)
     }
 
     /// Serves on the socket systemd passed (socket activation: descriptor 3

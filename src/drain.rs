@@ -50,6 +50,9 @@ pub(crate) struct State {
     pub(crate) delay_until: Option<Instant>,
     /// Force-close now (a second signal, or `Handle::force_close`).
     pub(crate) force: bool,
+    /// When this drain force-closes what is left: from `shutdown_timeout`,
+    /// or sooner from `Handle::close_within`.
+    pub(crate) deadline: Option<Instant>,
     /// The listener is open (accepting, or queueing connects for us).
     pub(crate) listening: bool,
     /// The listener while serving, for hand-off (a clone for another
@@ -107,6 +110,7 @@ impl Shared {
                 drain_started: None,
                 delay_until: None,
                 force: false,
+                deadline: None,
                 listening: false,
                 listener: None,
                 serve_thread: None,
@@ -242,7 +246,13 @@ impl Shared {
             }
             st.phase = Phase::Draining;
             st.delay_until = None;
-            st.drain_started = Some(Instant::now());
+            let now = Instant::now();
+            st.drain_started = Some(now);
+            // The configured deadline, unless a close_within set a sooner one.
+            if let Some(t) = self.config.shutdown_timeout {
+                let d = now + t;
+                st.deadline = Some(st.deadline.map_or(d, |e| e.min(d)));
+            }
             self.draining.store(true, Ordering::Release);
             self.closing.store(true, Ordering::Release);
             st.close_tx = None;
@@ -288,6 +298,28 @@ impl Shared {
         }
         let mut st = self.state.lock();
         st.force = true;
+        self.cond.notify_all();
+        true
+    }
+
+    /// Starts the drain (if needed) with a deadline `timeout` from now, or
+    /// brings an existing deadline forward (tylerb/graceful's
+    /// `Stop(timeout)`, Go's `Shutdown(ctx)`). False when not serving.
+    pub(crate) fn close_within(&self, timeout: std::time::Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let phase = self.state.lock().phase;
+        match phase {
+            Phase::Ready => return false,
+            Phase::Serving => {
+                if !self.close(None) && self.state.lock().phase == Phase::Serving {
+                    return false; // vetoed
+                }
+            }
+            Phase::Delaying => self.start_drain(),
+            Phase::Draining => {}
+        }
+        let mut st = self.state.lock();
+        st.deadline = Some(st.deadline.map_or(deadline, |e| e.min(deadline)));
         self.cond.notify_all();
         true
     }
@@ -347,6 +379,7 @@ impl Shared {
         st.phase = Phase::Ready;
         st.delay_until = None;
         st.force = false;
+        st.deadline = None;
         self.closing.store(false, Ordering::Release);
         st.listening = false;
         st.listener = None;
@@ -360,7 +393,7 @@ impl Shared {
     /// Waits until the drain is over: every request done, every tracked
     /// routine finished and every connection closed; or, past `deadline`,
     /// force-closes what is left. Returns how many connections it killed.
-    pub(crate) fn wait_drained(&self, deadline: Option<Instant>) -> usize {
+    pub(crate) fn wait_drained(&self) -> usize {
         let mut st = self.state.lock();
         loop {
             if st.drained() {
@@ -369,7 +402,7 @@ impl Shared {
             if st.force {
                 break;
             }
-            match deadline {
+            match st.deadline {
                 Some(d) => {
                     if Instant::now() >= d {
                         break;

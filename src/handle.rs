@@ -273,6 +273,27 @@ impl Handle {
         crate::restart::on_signal(&self.shared, signal)
     }
 
+    /// Closes with a deadline: the drain force-closes what is left
+    /// `timeout` from now (sooner than the configured `shutdown_timeout`,
+    /// never later). During a drain it brings the deadline forward. What
+    /// tylerb/graceful's `Stop(timeout)` and Go's `Shutdown(ctx)` do. False
+    /// when the server is not serving.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let server = courteous::Server::bind("127.0.0.1:0")?;
+    /// let handle = server.handle();
+    /// let t = std::thread::spawn(move || server.serve(|_: &mut courteous::Request| "hi\n"));
+    /// # courteous::testing::wait_until(&handle, |s| s.listening, Duration::from_secs(10)).unwrap();
+    /// assert!(handle.close_within(Duration::from_secs(5)));
+    /// handle.wait();
+    /// t.join().unwrap()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn close_within(&self, timeout: std::time::Duration) -> bool {
+        self.shared.close_within(timeout)
+    }
+
     /// [`close`](Handle::close), then [`wait`](Handle::wait).
     ///
     /// # Examples

@@ -166,6 +166,11 @@ impl Server {
             Listener::Tcp(l) => Addr::Tcp(l.local_addr().map_err(Error::Io)?),
             Listener::Unix(u) => Addr::Unix(u.path.clone()),
         };
+        let proto = if config.fastcgi {
+            Protocol::FastCgi
+        } else {
+            proto
+        };
         let tls = match proto {
             Protocol::Http1 => config.tls.as_ref().map(|t| t.resolve()).transpose()?,
             Protocol::FastCgi => None,
@@ -421,11 +426,7 @@ pub(crate) fn serve_on(
     drop(listener);
     shared.set_listener(None);
 
-    let deadline = match (shared.config.shutdown_timeout, shared.drain_started()) {
-        (Some(t), Some(began)) => Some(began + t),
-        _ => None,
-    };
-    let killed = shared.wait_drained(deadline);
+    let killed = shared.wait_drained();
     parker.stop();
     let _ = parker_thread.join();
     drop(parker);

@@ -152,3 +152,29 @@ fn force_close_kills_what_is_left_now() {
     assert!(!handle.force_close(), "nothing to force once stopped");
     gate.open();
 }
+
+#[test]
+fn close_within_sets_this_drains_deadline() {
+    let gate = Gate::new();
+    let g = gate.clone();
+    let mut server = TestServer::start(Server::builder(), move |_: &mut Request| {
+        g.wait();
+        "late\n"
+    });
+    let handle = server.handle();
+    let mut stuck = RawClient::connect(server.addr()).expect("connect");
+    stuck
+        .send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    assert!(gate.wait_parked(1, T));
+    let began = Instant::now();
+    assert!(handle.close_within(Duration::from_millis(100)));
+    assert!(server.join(T).expect("serve returned").is_ok());
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "the deadline applied"
+    );
+    assert_eq!(handle.connections_killed(), 1);
+    assert!(!handle.close_within(Duration::ZERO), "not serving any more");
+    gate.open();
+}

@@ -23,7 +23,6 @@ use crate::conn::Conn;
 use crate::drain::Shared;
 use crate::handler::Handler;
 use crate::http1::buf::ReadBuf;
-use crate::http1::conn::Outcome;
 use crate::net::{wait_readable, Protocol, Ready, Waker};
 use crate::parker::ParkerHandle;
 
@@ -92,6 +91,24 @@ pub(crate) struct Worker {
     pub(crate) records: crate::fastcgi::record::RecordReader,
 }
 
+/// How a worker is done with a connection.
+pub(crate) enum Outcome {
+    /// Closed (cleanly, or dropped after an error).
+    Done,
+    /// Idle while others wait: hand it to the parker.
+    Park(Conn),
+}
+
+/// What one request left the connection fit for.
+pub(crate) enum Next {
+    /// Another request may follow.
+    KeepAlive,
+    /// Close cleanly: FIN, linger, close.
+    Close,
+    /// The peer is gone or the socket failed (or it was hijacked): drop.
+    Drop,
+}
+
 /// What [`Worker::await_request`] decided.
 pub(crate) enum Await {
     /// Bytes of the next request are here.
@@ -133,6 +150,35 @@ impl Worker {
         }
     }
 
+    /// Serves requests on `conn`, one `step` each, whatever the protocol,
+    /// until it closes or is parked.
+    pub(crate) fn run_conn(
+        &mut self,
+        mut conn: Conn,
+        step: fn(&mut Worker, &mut Conn) -> Next,
+    ) -> Outcome {
+        loop {
+            if self.buf.is_empty() {
+                match self.await_request(&mut conn) {
+                    Await::Ready => {}
+                    Await::Park => return Outcome::Park(conn),
+                    Await::Close => {
+                        self.parker.close(conn);
+                        return Outcome::Done;
+                    }
+                }
+            }
+            match step(self, &mut conn) {
+                Next::KeepAlive => conn.last_active = std::time::Instant::now(),
+                Next::Close => {
+                    self.parker.close(conn);
+                    return Outcome::Done;
+                }
+                Next::Drop => return Outcome::Done,
+            }
+        }
+    }
+
     fn run(mut self) {
         let mut fresh = self.queues.fresh.clone();
         let mut ready = self.queues.ready.clone();
@@ -159,11 +205,11 @@ impl Worker {
     }
 
     fn serve(&mut self, conn: Conn) {
-        let serve = match conn.proto {
-            Protocol::Http1 => crate::http1::conn::serve,
-            Protocol::FastCgi => crate::fastcgi::conn::serve,
+        let step = match conn.proto {
+            Protocol::Http1 => crate::http1::conn::one_request,
+            Protocol::FastCgi => crate::fastcgi::conn::one_request,
         };
-        match catch_unwind(AssertUnwindSafe(|| serve(self, conn))) {
+        match catch_unwind(AssertUnwindSafe(|| self.run_conn(conn, step))) {
             Ok(Outcome::Done) => {}
             Ok(Outcome::Park(conn)) => self.parker.park(conn),
             Err(_) => {

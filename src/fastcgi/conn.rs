@@ -36,43 +36,13 @@ use crate::conn::Conn;
 use crate::drain::{InFlight, Shared};
 use crate::http1::body::Body;
 use crate::http1::buf::{Fill, ReadBuf, INITIAL};
-use crate::http1::conn::Outcome;
+
 use crate::io::Io;
 use crate::net::Waker;
-use crate::pool::{Await, Worker};
+use crate::pool::{Next, Worker};
 use crate::registry::ConnState;
 use crate::request::Request;
 use crate::response::{Payload, Response};
-
-/// Serves FastCGI requests on `conn` until it closes or is parked.
-pub(crate) fn serve(w: &mut Worker, mut conn: Conn) -> Outcome {
-    loop {
-        if w.buf.is_empty() {
-            match w.await_request(&mut conn) {
-                Await::Ready => {}
-                Await::Park => return Outcome::Park(conn),
-                Await::Close => {
-                    w.parker.close(conn);
-                    return Outcome::Done;
-                }
-            }
-        }
-        match one_request(w, &mut conn) {
-            Next::KeepAlive => conn.last_active = Instant::now(),
-            Next::Close => {
-                w.parker.close(conn);
-                return Outcome::Done;
-            }
-            Next::Drop => return Outcome::Done,
-        }
-    }
-}
-
-enum Next {
-    KeepAlive,
-    Close,
-    Drop,
-}
 
 /// Reads records through the worker's buffer, waiting until a deadline;
 /// a drain's wake surfaces as `WouldBlock` (the record reader resumes).
@@ -328,7 +298,7 @@ impl Stdin<'_, '_> {
 }
 
 /// One request, from its first record to END_REQUEST.
-fn one_request(w: &mut Worker, conn: &mut Conn) -> Next {
+pub(crate) fn one_request(w: &mut Worker, conn: &mut Conn) -> Next {
     let mut reader = std::mem::take(&mut w.records);
     let next = exchange(w, conn, &mut reader);
     w.records = reader;

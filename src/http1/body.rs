@@ -61,6 +61,25 @@ fn invalid(msg: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }
 
+impl<'a> Source<'a> {
+    /// A body source with the server's limits.
+    pub(crate) fn new(
+        io: Io<'a>,
+        buf: &'a mut ReadBuf,
+        cfg: &crate::config::Config,
+        continue_pending: &'a mut bool,
+    ) -> Source<'a> {
+        Source {
+            io,
+            buf,
+            read_timeout: cfg.read_timeout,
+            max_trailer_bytes: cfg.max_header_bytes,
+            max_body: cfg.max_body_bytes,
+            continue_pending,
+        }
+    }
+}
+
 impl Decoder {
     pub(crate) fn for_framing(f: super::head::Framing) -> Decoder {
         match f {

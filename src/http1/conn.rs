@@ -30,18 +30,10 @@ use super::write::{write_response, Reply};
 use crate::conn::Conn;
 use crate::drain::InFlight;
 use crate::io::Io;
-use crate::pool::{Await, Worker};
+use crate::pool::{Next, Worker};
 use crate::registry::ConnState;
 use crate::request::Request;
 use crate::response::Response;
-
-/// How a worker is done with a connection.
-pub(crate) enum Outcome {
-    /// Closed (cleanly, or dropped after an error).
-    Done,
-    /// Idle while others wait: hand it to the parker.
-    Park(Conn),
-}
 
 enum HeadEnd {
     /// Close cleanly without a response.
@@ -52,45 +44,13 @@ enum HeadEnd {
     Reject(Reject),
 }
 
-enum Next {
-    KeepAlive,
-    Close,
-    Drop,
-}
-
-/// Serves requests on `conn` until it closes or is parked.
-pub(crate) fn serve(w: &mut Worker, mut conn: Conn) -> Outcome {
-    loop {
-        if w.buf.is_empty() {
-            match w.await_request(&mut conn) {
-                Await::Ready => {}
-                Await::Park => return Outcome::Park(conn),
-                Await::Close => {
-                    w.parker.close(conn);
-                    return Outcome::Done;
-                }
-            }
-        }
-        let head = match read_head(w, &mut conn) {
-            Ok(h) => h,
-            Err(HeadEnd::Close) => {
-                w.parker.close(conn);
-                return Outcome::Done;
-            }
-            Err(HeadEnd::Drop) => return Outcome::Done,
-            Err(HeadEnd::Reject(r)) => {
-                reject(w, conn, r);
-                return Outcome::Done;
-            }
-        };
-        match exchange(w, &mut conn, head) {
-            Next::KeepAlive => conn.last_active = Instant::now(),
-            Next::Close => {
-                w.parker.close(conn);
-                return Outcome::Done;
-            }
-            Next::Drop => return Outcome::Done,
-        }
+/// One request on an HTTP/1.1 connection: its head, then the exchange.
+pub(crate) fn one_request(w: &mut Worker, conn: &mut Conn) -> Next {
+    match read_head(w, conn) {
+        Ok(head) => exchange(w, conn, head),
+        Err(HeadEnd::Close) => Next::Close,
+        Err(HeadEnd::Drop) => Next::Drop,
+        Err(HeadEnd::Reject(r)) => reject(w, conn, r),
     }
 }
 
@@ -165,7 +125,7 @@ fn read_head(w: &mut Worker, conn: &mut Conn) -> Result<Head, HeadEnd> {
 }
 
 /// Answers a bad or late head, then closes.
-fn reject(w: &mut Worker, mut conn: Conn, r: Reject) {
+fn reject(w: &mut Worker, conn: &mut Conn, r: Reject) -> Next {
     log::debug!(
         "courteous: conn {} rejected: {} {}",
         conn.info.id(),
@@ -181,8 +141,9 @@ fn reject(w: &mut Worker, mut conn: Conn, r: Reject) {
         version: http::Version::HTTP_11,
         keep_alive: false,
     };
-    if write_response(&mut conn.io(), &mut w.wbuf, resp, reply).is_ok() {
-        w.parker.close(conn);
+    match write_response(&mut conn.io(), &mut w.wbuf, resp, reply) {
+        Ok(_) => Next::Close,
+        Err(_) => Next::Drop,
     }
 }
 
@@ -207,17 +168,15 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
     let hijacked = Cell::new(false);
 
     let outcome = {
-        let src = Source {
-            io: Io {
+        let src = Source::new(
+            Io {
                 stream: &conn.stream,
                 tls: conn.tls.as_deref_mut(),
             },
-            buf: &mut w.buf,
-            read_timeout: cfg.read_timeout,
-            max_trailer_bytes: cfg.max_header_bytes,
-            max_body: cfg.max_body_bytes,
-            continue_pending: &mut continue_pending,
-        };
+            &mut w.buf,
+            cfg,
+            &mut continue_pending,
+        );
         let mut inner = http::Request::new(Body::new(src, &mut decoder));
         *inner.method_mut() = method;
         *inner.uri_mut() = uri;
@@ -247,17 +206,15 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
             .max_requests_per_conn
             .map_or(true, |max| conn.requests < max);
     if keep && !decoder.is_done() {
-        let mut src = Source {
-            io: Io {
+        let mut src = Source::new(
+            Io {
                 stream: &conn.stream,
                 tls: conn.tls.as_deref_mut(),
             },
-            buf: &mut w.buf,
-            read_timeout: cfg.read_timeout,
-            max_trailer_bytes: cfg.max_header_bytes,
-            max_body: cfg.max_body_bytes,
-            continue_pending: &mut continue_pending,
-        };
+            &mut w.buf,
+            cfg,
+            &mut continue_pending,
+        );
         keep = decoder.discard(&mut src, cfg.max_discard_bytes);
     }
     if keep && shared.is_draining() && !head::complete_head_buffered(w.buf.filled()) {

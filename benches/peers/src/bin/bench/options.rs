@@ -1,0 +1,189 @@
+//! The runner's command line and the sizes it implies.
+
+use std::time::Duration;
+
+pub const USAGE: &str = "\
+usage: bench [--quick] [--duration SECS] [--only SECTION[,SECTION...]] [--driver wrk|rust]
+
+  --quick          1 s runs, no warm-up, fewer connections: checks that everything works
+  --duration SECS  length of each measured load run (default 5)
+  --only LIST      run only these sections: keepalive-16, keepalive-128, close,
+                   idle, memory, drain, instructions
+  --driver NAME    wrk (must be installed) or rust (the built-in load generator);
+                   default: wrk when it is on PATH, else rust";
+
+/// A part of the benchmark that `--only` can pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    KeepAlive16,
+    KeepAlive128,
+    Close,
+    Idle,
+    Memory,
+    Drain,
+    Instructions,
+}
+
+impl Section {
+    pub const ALL: [Section; 7] = [
+        Section::KeepAlive16,
+        Section::KeepAlive128,
+        Section::Close,
+        Section::Idle,
+        Section::Memory,
+        Section::Drain,
+        Section::Instructions,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::KeepAlive16 => "keepalive-16",
+            Section::KeepAlive128 => "keepalive-128",
+            Section::Close => "close",
+            Section::Idle => "idle",
+            Section::Memory => "memory",
+            Section::Drain => "drain",
+            Section::Instructions => "instructions",
+        }
+    }
+}
+
+/// Which load generator drives the throughput runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriverChoice {
+    Wrk,
+    Rust,
+}
+
+/// How big each part is.
+#[derive(Debug, Clone)]
+pub struct Sizes {
+    /// Connections of the small keep-alive run (and of the idle-scale busy clients).
+    pub conns_small: usize,
+    /// Connections of the large keep-alive run.
+    pub conns_large: usize,
+    /// Connections of the connection-per-request run.
+    pub conns_close: usize,
+    /// Idle keep-alive connections in the idle-scale and drain runs.
+    pub idle: usize,
+    /// Idle keep-alive connections in the memory run.
+    pub memory_idle: usize,
+    /// Repetitions of each drain measurement.
+    pub drain_runs: usize,
+    /// Requests counted under callgrind, after the warm-up.
+    pub counted_requests: u64,
+    /// Requests under callgrind before counting starts.
+    pub warmup_requests: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub quick: bool,
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub sections: Vec<Section>,
+    pub driver: Option<DriverChoice>,
+    pub sizes: Sizes,
+}
+
+impl Options {
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
+        let mut quick = false;
+        let mut duration = None;
+        let mut sections = Section::ALL.to_vec();
+        let mut driver = None;
+        let mut it = args.into_iter();
+        while let Some(flag) = it.next() {
+            let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--quick" => quick = true,
+                "--duration" => {
+                    let secs: u64 = value()?
+                        .parse()
+                        .map_err(|_| "--duration takes whole seconds".to_string())?;
+                    duration = Some(Duration::from_secs(secs.max(1)));
+                }
+                "--only" => sections = parse_sections(&value()?)?,
+                "--driver" => {
+                    driver = Some(match value()?.as_str() {
+                        "wrk" => DriverChoice::Wrk,
+                        "rust" => DriverChoice::Rust,
+                        other => return Err(format!("unknown driver {other}")),
+                    })
+                }
+                "-h" | "--help" => return Err(String::new()),
+                other => return Err(format!("unknown flag {other}")),
+            }
+        }
+        let sizes = if quick {
+            Sizes {
+                conns_small: 16,
+                conns_large: 32,
+                conns_close: 16,
+                idle: 100,
+                memory_idle: 50,
+                drain_runs: 1,
+                counted_requests: 1_000,
+                warmup_requests: 100,
+            }
+        } else {
+            Sizes {
+                conns_small: 16,
+                conns_large: 128,
+                conns_close: 16,
+                idle: 1_000,
+                memory_idle: 500,
+                drain_runs: 5,
+                counted_requests: 20_000,
+                warmup_requests: 2_000,
+            }
+        };
+        let default_secs = if quick { 1 } else { 5 };
+        Ok(Options {
+            quick,
+            duration: duration.unwrap_or(Duration::from_secs(default_secs)),
+            warmup: Duration::from_secs(if quick { 0 } else { 1 }),
+            sections,
+            driver,
+            sizes,
+        })
+    }
+
+    pub fn runs(&self, section: Section) -> bool {
+        self.sections.contains(&section)
+    }
+}
+
+fn parse_sections(list: &str) -> Result<Vec<Section>, String> {
+    list.split(',')
+        .map(|name| {
+            Section::ALL
+                .into_iter()
+                .find(|s| s.name() == name.trim())
+                .ok_or(format!("unknown section {name}"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, String> {
+        Options::parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn defaults_quick_and_only() {
+        let full = parse(&[]).unwrap();
+        assert_eq!(full.duration, Duration::from_secs(5));
+        assert_eq!(full.sizes.conns_large, 128);
+        assert_eq!(full.sections.len(), Section::ALL.len());
+        let quick = parse(&["--quick", "--only", "close,drain"]).unwrap();
+        assert_eq!(quick.duration, Duration::from_secs(1));
+        assert_eq!(quick.sections, vec![Section::Close, Section::Drain]);
+        assert_eq!(parse(&["--duration", "3"]).unwrap().duration.as_secs(), 3);
+        assert!(parse(&["--only", "nope"]).is_err());
+        assert!(parse(&["--driver"]).is_err());
+    }
+}

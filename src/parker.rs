@@ -25,8 +25,12 @@ use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
 use crate::conn::Conn;
 use crate::drain::Shared;
-use crate::net::{readable_now, Waker};
+use crate::net::{readable_now, wait_readable, Ready, Waker};
 use crate::pool::Queues;
+
+/// How long a worker waits for the peer's FIN itself before the parker
+/// takes over the linger.
+const WORKER_LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 
 pub(crate) enum Msg {
     Park(Conn),
@@ -55,6 +59,15 @@ impl ParkerHandle {
         let linger = conn.shared.config.linger;
         if linger.is_zero() || peer_closed(&conn) {
             return;
+        }
+        // Most clients answer our FIN with theirs within a round trip: wait
+        // that long here rather than hand the connection to the parker
+        // (on loopback, a connection-per-request load closes this way).
+        let quick = Instant::now() + linger.min(WORKER_LINGER);
+        if let Ok(Ready::Readable) = wait_readable(&*conn.stream, None, Some(quick)) {
+            if peer_closed(&conn) {
+                return;
+            }
         }
         if self
             .tx
@@ -86,21 +99,25 @@ fn peer_closed(conn: &Conn) -> bool {
 pub(crate) struct Parker {
     rx: Receiver<Msg>,
     waker: Arc<Waker>,
+    /// The workers' queue.
     ready: Sender<Conn>,
+    /// Connections whose request arrived while the queue was full: sent
+    /// again on the next turn (the parker never blocks on the queue).
+    pending: std::collections::VecDeque<Conn>,
     queues: Option<Arc<Queues>>,
     shared: Arc<Shared>,
     parked: Vec<Conn>,
     closing: Vec<(Conn, Instant)>,
 }
 
-/// Creates the parker's channels: its handle, and the receiving end of
-/// its ready queue for the workers.
+/// Creates the parker: its handle, and the parker itself, which sends
+/// connections back to the workers on `ready`.
 pub(crate) fn channels(
     shared: &Arc<Shared>,
     waker: Arc<Waker>,
-) -> (ParkerHandle, Parker, Receiver<Conn>) {
+    ready: Sender<Conn>,
+) -> (ParkerHandle, Parker) {
     let (tx, rx) = crossbeam_channel::unbounded();
-    let (ready, ready_rx) = crossbeam_channel::unbounded();
     (
         ParkerHandle {
             tx,
@@ -110,12 +127,12 @@ pub(crate) fn channels(
             rx,
             waker,
             ready,
+            pending: Default::default(),
             queues: None,
             shared: shared.clone(),
             parked: Vec::new(),
             closing: Vec::new(),
         },
-        ready_rx,
     )
 }
 
@@ -139,9 +156,15 @@ impl Parker {
                     Err(crossbeam_channel::TryRecvError::Empty) => break,
                 }
             }
+            while let Some(c) = self.pending.pop_front() {
+                if let Err(c) = self.dispatch(c) {
+                    self.pending.push_front(c);
+                    break;
+                }
+            }
             let now = Instant::now();
             let draining = self.shared.is_closing();
-            let cfg = &self.shared.config;
+            let linger = self.shared.config.linger;
             let mut i = 0;
             while i < self.parked.len() {
                 if self.parked[i].wait_deadline(draining) > now {
@@ -151,12 +174,12 @@ impl Parker {
                 let mut c = self.parked.swap_remove(i);
                 if c.io().readable_now() {
                     // Its request arrived just as its time ran out: serve it.
-                    self.dispatch(c);
+                    self.hand_back(c);
                     continue;
                 }
                 c.shutdown_write();
-                if !cfg.linger.is_zero() {
-                    self.closing.push((c, now + cfg.linger));
+                if !linger.is_zero() {
+                    self.closing.push((c, now + linger));
                 }
             }
             self.closing.retain(|(_, until)| *until > now);
@@ -167,6 +190,13 @@ impl Parker {
                 .map(|c| c.wait_deadline(draining))
                 .chain(self.closing.iter().map(|(_, u)| *u))
                 .min();
+            // Connections the full queue refused are retried soon.
+            let next = if self.pending.is_empty() {
+                next
+            } else {
+                let soon = now + std::time::Duration::from_millis(1);
+                Some(next.map_or(soon, |d| d.min(soon)))
+            };
             let timeout = next.map(|d| {
                 Timespec::try_from(d.saturating_duration_since(now)).unwrap_or(Timespec {
                     tv_sec: i64::MAX / 2,
@@ -210,18 +240,31 @@ impl Parker {
             for idx in (0..np).rev() {
                 if flags[idx] {
                     let c = self.parked.swap_remove(idx);
-                    self.dispatch(c);
+                    self.hand_back(c);
                 }
             }
         }
     }
 
-    /// Back to the workers: its next request is here.
-    fn dispatch(&self, c: Conn) {
-        if self.ready.send(c).is_ok() {
-            if let Some(q) = &self.queues {
-                q.nudge();
+    /// Back to the workers: its next request is here. A full queue keeps
+    /// it pending for the next turn.
+    fn hand_back(&mut self, c: Conn) {
+        if let Err(c) = self.dispatch(c) {
+            self.pending.push_back(c);
+        }
+    }
+
+    fn dispatch(&self, c: Conn) -> Result<(), Conn> {
+        match self.ready.try_send(c) {
+            Ok(()) => {
+                if let Some(q) = &self.queues {
+                    q.nudge();
+                }
+                Ok(())
             }
+            Err(crossbeam_channel::TrySendError::Full(c)) => Err(c),
+            // The run is over; dropping the connection closes it.
+            Err(crossbeam_channel::TrySendError::Disconnected(_)) => Ok(()),
         }
     }
 }

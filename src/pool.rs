@@ -1,13 +1,13 @@
-//! The fixed worker pool. Workers take connections from two queues: the
-//! bounded one the accept loop fills, and the one the parker fills with
-//! idle connections whose next request arrived. A worker keeps a busy
+//! The fixed worker pool. Workers take connections from one bounded queue,
+//! which the accept loop fills with new connections and the parker with
+//! idle ones whose next request arrived. A worker keeps a busy
 //! connection (the fast path: no hand-off between requests) until it goes
 //! idle while other connections wait; then it parks it and takes the next.
 //!
 //! ```text
-//!  accept ──fresh (bounded)──┐
-//!                            ├──► worker ──idle, others waiting──► parker
-//!  parker ──ready────────────┘       ▲                               │
+//!  accept ──┐
+//!           ├─ queue (bounded) ──► worker ──idle, others waiting──► parker
+//!  parker ──┘                        ▲                               │
 //!                                    └────── next request arrives ───┘
 //! ```
 
@@ -15,9 +15,9 @@ use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 
-use crossbeam_channel::{never, select, Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender};
 
 use crate::conn::Conn;
 use crate::drain::Shared;
@@ -45,8 +45,7 @@ impl Slot {
 
 /// What the accept loop, the parker and the workers share about the queues.
 pub(crate) struct Queues {
-    fresh: Receiver<Conn>,
-    ready: Receiver<Conn>,
+    queue: Receiver<Conn>,
     slots: Vec<Arc<Slot>>,
     /// Workers blocked waiting for a connection.
     free: AtomicUsize,
@@ -55,7 +54,7 @@ pub(crate) struct Queues {
 impl Queues {
     /// Connections waiting for a worker.
     pub(crate) fn waiting(&self) -> usize {
-        self.fresh.len() + self.ready.len()
+        self.queue.len()
     }
 
     /// After queueing a connection: if no worker is free to take it, ask
@@ -180,26 +179,15 @@ impl Worker {
     }
 
     fn run(mut self) {
-        let mut fresh = self.queues.fresh.clone();
-        let mut ready = self.queues.ready.clone();
-        let (mut fresh_open, mut ready_open) = (true, true);
-        while fresh_open || ready_open {
+        let queue = self.queues.queue.clone();
+        loop {
             self.queues.free.fetch_add(1, Ordering::SeqCst);
-            let got = select! {
-                recv(fresh) -> m => m.map_err(|_| true),
-                recv(ready) -> m => m.map_err(|_| false),
-            };
+            let got = queue.recv();
             self.queues.free.fetch_sub(1, Ordering::SeqCst);
             match got {
                 Ok(conn) => self.serve(conn),
-                Err(true) => {
-                    fresh = never();
-                    fresh_open = false;
-                }
-                Err(false) => {
-                    ready = never();
-                    ready_open = false;
-                }
+                // The accept loop and the parker are gone: the run is over.
+                Err(_) => return,
             }
         }
     }
@@ -226,28 +214,25 @@ impl Worker {
 
 /// The running pool.
 pub(crate) struct Pool {
-    pub(crate) fresh_tx: Sender<Conn>,
+    pub(crate) queue: Sender<Conn>,
     pub(crate) queues: Arc<Queues>,
-    threads: Vec<JoinHandle<()>>,
 }
 
 impl Pool {
-    /// Starts the workers. `ready` is the parker's queue.
+    /// Starts the workers on the queue (`queue` and `rx` are its two ends;
+    /// the parker holds another sender).
     pub(crate) fn start(
         shared: &Arc<Shared>,
         handler: Arc<dyn Handler>,
         slots: Vec<Arc<Slot>>,
-        ready: Receiver<Conn>,
+        (queue, rx): (Sender<Conn>, Receiver<Conn>),
         parker: &ParkerHandle,
     ) -> io::Result<Pool> {
-        let (fresh_tx, fresh) = crossbeam_channel::bounded(shared.config.queue_depth);
         let queues = Arc::new(Queues {
-            fresh,
-            ready,
+            queue: rx,
             slots: slots.clone(),
             free: AtomicUsize::new(0),
         });
-        let mut threads = Vec::with_capacity(slots.len());
         for (i, slot) in slots.into_iter().enumerate() {
             let worker = Worker {
                 shared: shared.clone(),
@@ -260,28 +245,20 @@ impl Pool {
                 records: Default::default(),
                 scratch: Default::default(),
             };
-            threads.push(
-                thread::Builder::new()
-                    .name(format!("courteous-worker-{i}"))
-                    .spawn(move || worker.run())?,
-            );
+            // Detached: see `stop`.
+            thread::Builder::new()
+                .name(format!("courteous-worker-{i}"))
+                .spawn(move || worker.run())?;
         }
-        Ok(Pool {
-            fresh_tx,
-            queues,
-            threads,
-        })
+        Ok(Pool { queue, queues })
     }
 
-    /// Stops taking work. With `join`, waits for every worker to exit (they
-    /// are idle once a drain completed); without, leaves workers still
-    /// inside a handler after a forced close to finish on their own.
-    pub(crate) fn stop(self, join: bool) {
-        drop(self.fresh_tx);
-        if join {
-            for t in self.threads {
-                let _ = t.join();
-            }
-        }
+    /// Stops taking work: the workers, idle once a drain completed, exit
+    /// on their own as the queues disconnect; after a forced close one may
+    /// still be inside a handler and finishes it first. `serve` does not
+    /// wait for them: joining a large pool's threads one by one took
+    /// milliseconds past the last response.
+    pub(crate) fn stop(self) {
+        drop(self.queue);
     }
 }

@@ -378,8 +378,9 @@ pub(crate) fn serve_on(
     };
     let listener = Arc::new(listener);
     shared.set_listener(Some(listener.clone()));
-    let (parker, parker_loop, ready) = parker::channels(shared, parker_waker);
-    let pool = match Pool::start(shared, handler, slots, ready, &parker) {
+    let (queue, queue_rx) = crossbeam_channel::bounded(shared.config.queue_depth);
+    let (parker, parker_loop) = parker::channels(shared, parker_waker, queue.clone());
+    let pool = match Pool::start(shared, handler, slots, (queue, queue_rx), &parker) {
         Ok(p) => p,
         Err(e) => {
             drop(parker_loop);
@@ -390,7 +391,7 @@ pub(crate) fn serve_on(
     let parker_thread = match parker_loop.start(pool.queues.clone()) {
         Ok(t) => t,
         Err(e) => {
-            pool.stop(true);
+            pool.stop();
             shared.finish();
             return Err(Error::Io(e));
         }
@@ -412,6 +413,8 @@ pub(crate) fn serve_on(
         pool: &pool,
         parker: &parker,
         closed: &closed,
+        inherits_options: listener.tune(&shared.config),
+        fixed_local: listener.fixed_local(),
     };
     // Ready: tell the supervisor and the program.
     crate::systemd::notify_ready();
@@ -432,7 +435,7 @@ pub(crate) fn serve_on(
     drop(parker);
     // After a forced close a worker may still be inside a handler: it
     // finishes on its own; the next serve starts a new pool.
-    pool.stop(killed == 0);
+    pool.stop();
     let st = shared.stats();
     log::info!(
         "courteous: drained: {} requests served, {} connections force-closed",
@@ -450,6 +453,11 @@ struct AcceptCtx<'a> {
     pool: &'a Pool,
     parker: &'a ParkerHandle,
     closed: &'a Receiver<()>,
+    /// Accepted sockets inherit the listener's options (Linux).
+    inherits_options: bool,
+    /// Every accepted connection's local address, when the listener's
+    /// address says it.
+    fixed_local: Option<SocketAddr>,
 }
 
 fn accept_loop(ctx: &AcceptCtx<'_>, listener: &Listener, waker: &Waker) {
@@ -501,16 +509,21 @@ fn accept_loop(ctx: &AcceptCtx<'_>, listener: &Listener, waker: &Waker) {
     }
 }
 
-fn dispatch(ctx: &AcceptCtx<'_>, a: Accepted) {
+fn dispatch(ctx: &AcceptCtx<'_>, mut a: Accepted) {
     let shared = ctx.shared;
     let cfg = &shared.config;
     if let Stream::Tcp(s) = &a.stream {
-        if let Err(e) = net::tune_tcp(s, cfg) {
-            log::debug!("courteous: socket options: {e}");
+        if !ctx.inherits_options {
+            if let Err(e) = net::tune_tcp(s, cfg) {
+                log::debug!("courteous: socket options: {e}");
+            }
         }
+        a.local = ctx.fixed_local.or_else(|| s.local_addr().ok());
     }
-    if let Err(e) = a.stream.set_write_timeout(Some(cfg.write_timeout)) {
-        log::debug!("courteous: write timeout: {e}");
+    if !ctx.inherits_options {
+        if let Err(e) = a.stream.set_write_timeout(Some(cfg.write_timeout)) {
+            log::debug!("courteous: write timeout: {e}");
+        }
     }
     let tls = match &ctx.endpoint.tls {
         Some(config) => match crate::tls::accept(config) {
@@ -531,7 +544,7 @@ fn dispatch(ctx: &AcceptCtx<'_>, a: Accepted) {
     };
     let conn = Conn::accept(shared, a.stream, info, tls, ctx.endpoint.proto);
     let pool = ctx.pool;
-    let conn = match pool.fresh_tx.try_send(conn) {
+    let conn = match pool.queue.try_send(conn) {
         Ok(()) => {
             pool.queues.nudge();
             return;
@@ -542,11 +555,11 @@ fn dispatch(ctx: &AcceptCtx<'_>, a: Accepted) {
     // The queue is full: wait for room, unless a drain begins.
     if !shared.is_closing() {
         let mut sel = Select::new();
-        let send = sel.send(&pool.fresh_tx);
+        let send = sel.send(&pool.queue);
         let _close = sel.recv(ctx.closed);
         let op = sel.select();
         if op.index() == send {
-            if op.send(&pool.fresh_tx, conn).is_ok() {
+            if op.send(&pool.queue, conn).is_ok() {
                 pool.queues.nudge();
             }
             return;

@@ -55,7 +55,7 @@
 //! |---|---|---|
 //! | `Server{Timeout: d}` | [`Builder::shutdown_timeout`](crate::Builder::shutdown_timeout) | graceful's `Timeout: 0` (wait as long as it takes) is our default |
 //! | `Run(addr, timeout, handler)` | [`Builder::shutdown_timeout`](crate::Builder::shutdown_timeout), [`Builder::bind`](crate::Builder::bind), [`Handle::close_on_signals`](crate::Handle::close_on_signals), [`Server::serve`](crate::Server::serve) | graceful installs signal handlers unless told not to; here they are opt-in |
-//! | `Stop(timeout)` | [`Handle::close`](crate::Handle::close) | the deadline is the configured `shutdown_timeout`; for `Stop(0)`-style "now", [`Handle::force_close`](crate::Handle::force_close) |
+//! | `Stop(timeout)` | [`Handle::close_within`](crate::Handle::close_within) | a deadline for this drain (or the configured `shutdown_timeout` with [`Handle::close`](crate::Handle::close)); for `Stop(0)`-style "now", [`Handle::force_close`](crate::Handle::force_close) |
 //! | `StopChan()` | [`Handle::wait`](crate::Handle::wait) | blocks: call it on the thread that would read the channel |
 //! | `Wait()` | [`Handle::wait`](crate::Handle::wait) | |
 //! | `ConnState` | [`Builder::on_state`](crate::Builder::on_state) | |
@@ -72,7 +72,7 @@
 //!
 //! | net/http | courteous | notes |
 //! |---|---|---|
-//! | `Server.Shutdown(ctx)` | [`Handle::blocking_close`](crate::Handle::blocking_close) (or [`close`](crate::Handle::close), then [`wait`](crate::Handle::wait)) | the context's deadline is [`Builder::shutdown_timeout`](crate::Builder::shutdown_timeout); at it Go returns and leaves the connections open, we force-close them and count them |
+//! | `Server.Shutdown(ctx)` | [`Handle::close_within`](crate::Handle::close_within), then [`wait`](crate::Handle::wait) (or [`blocking_close`](crate::Handle::blocking_close) with [`Builder::shutdown_timeout`](crate::Builder::shutdown_timeout)) | at the context's deadline Go returns and leaves the connections open; we force-close them and count them |
 //! | `Server.Close()` | [`Handle::force_close`](crate::Handle::force_close) | counted in [`Handle::connections_killed`](crate::Handle::connections_killed) |
 //! | `Server.RegisterOnShutdown(f)` | [`Builder::on_shutdown`](crate::Builder::on_shutdown) | Go does not wait for `f`; serve does |
 //! | `Server.ConnState` | [`Builder::on_state`](crate::Builder::on_state) | `StateNew` is reported at the accept, as `(New, New)` |

@@ -55,8 +55,6 @@ pub(crate) struct Limits {
 }
 
 const STACK_HEADERS: usize = 128;
-/// Room on a request line for a method, a version and the spaces.
-const METHOD_AND_VERSION: usize = 32;
 
 /// What parsing reuses from one request to the next, so that a keep-alive
 /// request costs no heap allocation: the head's bytes are copied into one
@@ -99,9 +97,15 @@ pub(crate) fn parse_into(
         .take_while(|&&b| b == b'\r' || b == b'\n')
         .count();
     let line = &buf[start..];
-    let line_len = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
-    if line_len > limits.max_uri_bytes + METHOD_AND_VERSION {
-        return Err(reject(StatusCode::URI_TOO_LONG, "request target too long"));
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    // The target runs from after the method's space to the next space (or
+    // to what has arrived so far).
+    if let Some(sp) = line.iter().position(|&b| b == b' ') {
+        let rest = &line[sp + 1..];
+        let target_len = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+        if target_len > limits.max_uri_bytes {
+            return Err(reject(StatusCode::URI_TOO_LONG, "request target too long"));
+        }
     }
     if limits.max_headers <= STACK_HEADERS {
         let mut headers = [httparse::EMPTY_HEADER; STACK_HEADERS];
@@ -469,6 +473,13 @@ mod tests {
         assert_eq!(status(&long), 414);
         let unfinished = format!("GET /{}", "a".repeat(5000));
         assert_eq!(status(&unfinished), 414, "414 before the line ends");
+        let at_limit = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(4095));
+        assert!(
+            parse(at_limit.as_bytes(), LIMITS).unwrap().is_some(),
+            "4096 bytes fit"
+        );
+        let one_over = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(4096));
+        assert_eq!(status(&one_over), 414, "one byte over the limit");
         let fits = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(4000));
         assert!(parse(fits.as_bytes(), LIMITS).unwrap().is_some());
         let many = format!("GET / HTTP/1.1\r\nHost: x\r\n{}", "A: b\r\n".repeat(2000));
@@ -909,14 +920,20 @@ mod tests {
                     Ok(Some((h, n))) => {
                         prop_assert!(n > 0 && n <= wire.len() && n <= limits.max_header_bytes);
                         prop_assert!(h.headers.len() <= limits.max_headers);
-                        // The limit is applied to the request line, with
-                        // room for the method and version.
-                        let target = h.uri.to_string();
+                        // The limit holds for the target as sent.
+                        let line = wire
+                            .iter()
+                            .skip_while(|&&b| b == b'\r' || b == b'\n')
+                            .take_while(|&&b| b != b'\n')
+                            .copied()
+                            .collect::<Vec<u8>>();
+                        let target = line.split(|&b| b == b' ').nth(1).unwrap_or(&[]);
                         prop_assert!(
-                            target.len() <= limits.max_uri_bytes + METHOD_AND_VERSION,
-                            "a {}-byte target passed a {}-byte limit",
+                            target.len() <= limits.max_uri_bytes,
+                            "a {}-byte target passed a {}-byte limit ({:?})",
                             target.len(),
-                            limits.max_uri_bytes
+                            limits.max_uri_bytes,
+                            h.uri
                         );
                         if let (Framing::Length(len), Some(max)) = (h.framing, limits.max_body_bytes) {
                             prop_assert!(len <= max);

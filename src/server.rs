@@ -570,7 +570,7 @@ fn dispatch(ctx: &AcceptCtx<'_>, mut a: Accepted) {
     // listener closes now), and the connection must not be dropped (its
     // request may be on the wire, and an unread request makes the close a
     // reset). The parker holds it by the drain rules: a request that
-    // arrives within the grace goes to the workers' unbounded ready queue,
-    // a silent connection is closed cleanly.
+    // arrives within the grace goes back to the queue as soon as there is
+    // room, a silent connection is closed cleanly.
     ctx.parker.park(conn);
 }

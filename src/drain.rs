@@ -610,13 +610,22 @@ impl<'a> InFlight<'a> {
         }
     }
 
-    /// The response is written: one lock for the count and the new state.
-    pub(crate) fn finish(mut self, conn: &mut crate::conn::Conn, keep_alive: bool) {
+    /// The response is written: one lock for the count and the new state;
+    /// says what the connection does next.
+    pub(crate) fn finish(
+        mut self,
+        conn: &mut crate::conn::Conn,
+        keep_alive: bool,
+    ) -> crate::pool::Next {
         self.armed = false;
         let next = keep_alive.then_some(ConnState::Idle);
         self.shared.request_done(&conn.info, next);
-        if let Some(s) = next {
-            conn.state = s;
+        match next {
+            Some(s) => {
+                conn.state = s;
+                crate::pool::Next::KeepAlive
+            }
+            None => crate::pool::Next::Close,
         }
     }
 }

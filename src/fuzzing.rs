@@ -8,10 +8,9 @@ use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use crate::http1::body::{Decoder, Source};
+use crate::http1::body::{read_all, Decoder, TestLimits};
 use crate::http1::buf::ReadBuf;
 use crate::http1::head::{self, Framing, Limits};
-use crate::io::Io;
 use crate::net::Stream;
 
 /// The statuses a head may be refused with.
@@ -87,31 +86,15 @@ fn decode(wire: &[u8], framing: Framing, out_len: usize, max_body: Option<u64>) 
     if client.write_all(wire).is_err() || client.shutdown(Shutdown::Write).is_err() {
         return (Vec::new(), Ok(()));
     }
-    let stream = Stream::Unix(server);
-    let mut buf = ReadBuf::new();
-    let mut pending = false;
-    let mut dec = Decoder::for_framing(framing);
-    let mut src = Source {
-        io: Io {
-            stream: &stream,
-            tls: None,
-        },
-        buf: &mut buf,
+    let limits = TestLimits {
         read_timeout: Duration::from_secs(5),
         max_trailer_bytes: 1024,
         max_body,
-        continue_pending: &mut pending,
     };
-    let mut body = Vec::new();
-    let mut out = vec![0u8; out_len.max(1)];
-    let end = loop {
-        match dec.read(&mut src, &mut out) {
-            Ok(0) => break Ok(()),
-            Ok(n) => body.extend_from_slice(&out[..n]),
-            Err(e) => break Err(e.kind()),
-        }
-    };
-    (body, end)
+    let mut dec = Decoder::for_framing(framing);
+    let stream = Stream::Unix(server);
+    let (body, end) = read_all(&mut dec, &stream, &mut ReadBuf::new(), out_len, limits);
+    (body, end.map_err(|e| e.kind()))
 }
 
 /// Runs the body decoder over `data`. The first byte picks the framing

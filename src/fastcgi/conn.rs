@@ -372,12 +372,7 @@ fn exchange(w: &mut Worker, conn: &mut Conn, reader: &mut RecordReader) -> Next 
     if written.is_err() {
         return Next::Drop;
     }
-    flight.finish(conn, keep);
-    if keep {
-        Next::KeepAlive
-    } else {
-        Next::Close
-    }
+    flight.finish(conn, keep)
 }
 
 /// STDOUT: the CGI head and the body, the empty STDOUT, END_REQUEST.

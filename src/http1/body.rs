@@ -80,6 +80,47 @@ impl<'a> Source<'a> {
     }
 }
 
+/// Limits for [`read_all`].
+#[cfg(any(test, fuzzing))]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TestLimits {
+    pub(crate) read_timeout: Duration,
+    pub(crate) max_trailer_bytes: usize,
+    pub(crate) max_body: Option<u64>,
+}
+
+/// Reads a whole body from `stream` with `dec`, `out_len` bytes at a time
+/// (the test and fuzz harnesses' loop): the bytes, and how it ended. `buf`
+/// keeps what was read past the body.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn read_all(
+    dec: &mut Decoder,
+    stream: &crate::net::Stream,
+    buf: &mut ReadBuf,
+    out_len: usize,
+    limits: TestLimits,
+) -> (Vec<u8>, io::Result<()>) {
+    let mut pending = false;
+    let mut src = Source {
+        io: Io { stream, tls: None },
+        buf,
+        read_timeout: limits.read_timeout,
+        max_trailer_bytes: limits.max_trailer_bytes,
+        max_body: limits.max_body,
+        continue_pending: &mut pending,
+    };
+    let mut body = Vec::new();
+    let mut out = vec![0u8; out_len.max(1)];
+    let end = loop {
+        match dec.read(&mut src, &mut out) {
+            Ok(0) => break Ok(()),
+            Ok(n) => body.extend_from_slice(&out[..n]),
+            Err(e) => break Err(e),
+        }
+    };
+    (body, end)
+}
+
 impl Decoder {
     pub(crate) fn for_framing(f: super::head::Framing) -> Decoder {
         match f {
@@ -482,31 +523,15 @@ mod tests {
             }
         });
         let stream = Stream::Tcp(server);
-        let mut buf = ReadBuf::new();
-        let mut pending = false;
-        let mut dec = Decoder::for_framing(framing);
-        let mut src = Source {
-            io: Io {
-                stream: &stream,
-                tls: None,
-            },
-            buf: &mut buf,
+        let limits = TestLimits {
             read_timeout: Duration::from_secs(5),
             max_trailer_bytes: 1024,
             max_body: Some(1000),
-            continue_pending: &mut pending,
         };
-        let mut out = Vec::new();
-        let mut chunk = [0u8; 7];
-        let result = loop {
-            match dec.read(&mut src, &mut chunk) {
-                Ok(0) => break Ok(out),
-                Ok(n) => out.extend_from_slice(&chunk[..n]),
-                Err(e) => break Err(e),
-            }
-        };
+        let mut dec = Decoder::for_framing(framing);
+        let (body, end) = read_all(&mut dec, &stream, &mut ReadBuf::new(), 7, limits);
         writer.join().unwrap();
-        result
+        end.map(|()| body)
     }
 
     use super::super::head::Framing;
@@ -642,28 +667,14 @@ mod tests {
             };
             let stream = Stream::Unix(server);
             let mut buf = ReadBuf::new();
-            let mut pending = false;
             let mut dec = Decoder::for_framing(framing);
-            let mut src = Source {
-                io: Io {
-                    stream: &stream,
-                    tls: None,
-                },
-                buf: &mut buf,
+            let limits = TestLimits {
                 read_timeout: T,
                 max_trailer_bytes: 4096,
                 max_body,
-                continue_pending: &mut pending,
             };
-            let mut body = Vec::new();
-            let mut out = vec![0u8; out_len.max(1)];
-            let end = loop {
-                match dec.read(&mut src, &mut out) {
-                    Ok(0) => break Ok(()),
-                    Ok(n) => body.extend_from_slice(&out[..n]),
-                    Err(e) => break Err(e.kind()),
-                }
-            };
+            let (body, end) = read_all(&mut dec, &stream, &mut buf, out_len, limits);
+            let end = end.map_err(|e| e.kind());
             done.store(true, Ordering::SeqCst);
             writer.join().expect("the writer");
             let mut left = Vec::new();

@@ -243,10 +243,5 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
             return Next::Drop;
         }
     };
-    flight.finish(conn, keep);
-    if keep {
-        Next::KeepAlive
-    } else {
-        Next::Close
-    }
+    flight.finish(conn, keep)
 }

@@ -233,6 +233,67 @@ pub fn wait_until(
     }
 }
 
+// ----- threads and temporary directories ------------------------------------
+
+/// Runs `f` on a thread of its own; its result arrives on the returned
+/// channel, to wait for with a bound (`recv_timeout`): a `serve` started
+/// outside a [`TestServer`], a blocking client call.
+///
+/// ```
+/// use std::time::Duration;
+/// let done = courteous::testing::in_thread(|| 6 * 7);
+/// assert_eq!(done.recv_timeout(Duration::from_secs(5)), Ok(42));
+/// ```
+pub fn in_thread<R: Send + 'static>(
+    f: impl FnOnce() -> R + Send + 'static,
+) -> std::sync::mpsc::Receiver<R> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx
+}
+
+/// A directory of a test's own (for Unix sockets, certificates), made
+/// empty under the system's temporary directory and removed on drop.
+///
+/// ```
+/// let dir = courteous::testing::TempDir::new("doc-example");
+/// let sock = dir.join("app.sock");
+/// assert!(sock.starts_with(dir.path()));
+/// # drop(dir);
+/// ```
+#[derive(Debug)]
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// A fresh directory named after `name` and this process; panics if
+    /// it cannot be made (a test cannot go on without it).
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("courteous-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot make {}: {e}", dir.display()));
+        TempDir(dir)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// A path inside it.
+    pub fn join(&self, name: impl AsRef<std::path::Path>) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 // ----- state log --------------------------------------------------------------
 
 /// Records every state-hook event, for assertions on state sequences.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use courteous::testing::{Ending, RawClient};
+use courteous::testing::{Ending, RawClient, TempDir};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use rustix::process::{kill_process, Pid, Signal};
 
@@ -164,24 +164,6 @@ fn timeout_kills_what_is_left_and_counts_it() {
     assert!(matches!(end, Ending::Eof | Ending::Reset), "{end:?}");
 }
 
-/// A directory for a test's sockets and certificates, removed at the end.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("courteous-demo-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("temp dir");
-        Dir(d)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn sigterm_drains(demo: Demo) {
     demo.signal(Signal::TERM);
     let (line, status) = demo.finish();
@@ -191,8 +173,8 @@ fn sigterm_drains(demo: Demo) {
 
 #[test]
 fn unix_socket_mode_serves_the_same_routes() {
-    let dir = Dir::new("unix");
-    let sock = dir.0.join("demo.sock");
+    let dir = TempDir::new("unix");
+    let sock = dir.join("demo.sock");
     let demo = Demo::start(&["--unix", sock.to_str().expect("utf-8 path")]);
     assert_eq!(Path::new(&demo.addr), sock, "listening prints the path");
     let mut c = RawClient::connect_unix(&sock).expect("connect");
@@ -205,10 +187,10 @@ fn unix_socket_mode_serves_the_same_routes() {
 
 #[test]
 fn tls_mode_serves_the_same_routes() {
-    let dir = Dir::new("tls");
+    let dir = TempDir::new("tls");
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
         .expect("certificate");
-    let (cert, key) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, ck.cert.pem()).expect("cert");
     std::fs::write(&key, ck.signing_key.serialize_pem()).expect("key");
     let demo = Demo::start(&[
@@ -243,8 +225,8 @@ fn fastcgi_mode_serves_the_same_routes() {
         eprintln!("SKIP fastcgi_mode_serves_the_same_routes: cgi-fcgi missing (.ci/run installs libfcgi-bin)");
         return;
     }
-    let dir = Dir::new("fcgi");
-    let sock = dir.0.join("fcgi.sock");
+    let dir = TempDir::new("fcgi");
+    let sock = dir.join("fcgi.sock");
     let demo = Demo::start(&["--fastcgi", sock.to_str().expect("utf-8 path")]);
     assert_eq!(Path::new(&demo.addr), sock);
     let out = Command::new("cgi-fcgi")

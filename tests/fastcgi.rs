@@ -7,11 +7,11 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use courteous::testing::{wait_until, Gate, TestServer};
+use courteous::testing::{wait_until, Gate, TempDir, TestServer};
 use courteous::{Request, Response, Server};
 
 const T: Duration = Duration::from_secs(10);
@@ -26,28 +26,6 @@ const STDERR: u8 = 7;
 const GET_VALUES: u8 = 9;
 const GET_VALUES_RESULT: u8 = 10;
 const UNKNOWN_TYPE: u8 = 11;
-
-/// A directory of this test's own, removed at the end.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("courteous-fcgi-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("temp dir");
-        Dir(d)
-    }
-
-    fn sock(&self) -> PathBuf {
-        self.0.join("fcgi.sock")
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn record(kind: u8, id: u16, content: &[u8]) -> Vec<u8> {
     let len = content.len() as u16;
@@ -210,18 +188,21 @@ fn app(req: &mut Request) -> Response {
 }
 
 fn fastcgi_server(
-    dir: &Dir,
+    dir: &TempDir,
     builder: courteous::Builder,
     handler: impl courteous::Handler,
 ) -> TestServer {
-    TestServer::serve(builder.bind_fastcgi(dir.sock()).expect("bind"), handler)
+    TestServer::serve(
+        builder.bind_fastcgi(dir.join("fcgi.sock")).expect("bind"),
+        handler,
+    )
 }
 
 #[test]
 fn responder_answers_and_keeps_the_connection() {
-    let dir = Dir::new("basic");
+    let dir = TempDir::new("basic");
     let server = fastcgi_server(&dir, Server::builder(), app);
-    let mut c = Client::connect(&dir.sock());
+    let mut c = Client::connect(&dir.join("fcgi.sock"));
     c.send(&request(1, true, "GET", "/who?x=1", b""));
     let (head, body) = c.reply(1).head_and_body();
     assert!(head.starts_with("Status: 200 OK"), "{head}");
@@ -256,9 +237,9 @@ fn responder_answers_and_keeps_the_connection() {
 
 #[test]
 fn management_records_multiplexing_roles_and_abort() {
-    let dir = Dir::new("mgmt");
+    let dir = TempDir::new("mgmt");
     let server = fastcgi_server(&dir, Server::builder().workers(4), app);
-    let mut c = Client::connect(&dir.sock());
+    let mut c = Client::connect(&dir.join("fcgi.sock"));
     // GET_VALUES: answered; we do not multiplex.
     c.send(&record(
         GET_VALUES,
@@ -299,16 +280,16 @@ fn management_records_multiplexing_roles_and_abort() {
 
 #[test]
 fn a_panicking_handler_gives_500_and_says_so_on_stderr() {
-    let dir = Dir::new("panic");
+    let dir = TempDir::new("panic");
     let server = fastcgi_server(&dir, Server::builder(), app);
-    let mut c = Client::connect(&dir.sock());
+    let mut c = Client::connect(&dir.join("fcgi.sock"));
     c.send(&request(1, true, "GET", "/panic", b""));
     let r = c.reply(1);
     assert!(r.head_and_body().0.starts_with("Status: 500"));
     assert!(String::from_utf8_lossy(&r.stderr).contains("panicked"));
     assert!(c.at_eof(), "the connection closes after a panic");
     assert_eq!(server.handle().stats().in_flight, 0);
-    let mut c = Client::connect(&dir.sock());
+    let mut c = Client::connect(&dir.join("fcgi.sock"));
     c.send(&request(1, true, "GET", "/", b""));
     assert_eq!(c.reply(1).head_and_body().1, b"hello\n");
     server.stop().expect("stop");
@@ -316,7 +297,7 @@ fn a_panicking_handler_gives_500_and_says_so_on_stderr() {
 
 #[test]
 fn drain_counts_fastcgi_requests_and_closes_idle_connections() {
-    let dir = Dir::new("drain");
+    let dir = TempDir::new("drain");
     let gate = Gate::new();
     let g = gate.clone();
     let server = fastcgi_server(
@@ -330,17 +311,17 @@ fn drain_counts_fastcgi_requests_and_closes_idle_connections() {
         },
     );
     let handle = server.handle();
-    let mut idle = Client::connect(&dir.sock());
+    let mut idle = Client::connect(&dir.join("fcgi.sock"));
     idle.send(&request(1, true, "GET", "/", b""));
     idle.reply(1);
-    let mut busy = Client::connect(&dir.sock());
+    let mut busy = Client::connect(&dir.join("fcgi.sock"));
     busy.send(&request(1, true, "GET", "/hold", b""));
     assert!(gate.wait_parked(1, T));
     let s = wait_until(&handle, |s| s.in_flight == 1 && s.idle == 1, T).expect("counted");
     assert_eq!(s.active, 1);
     assert!(handle.close());
     assert!(idle.at_eof(), "an idle kept connection closes cleanly");
-    assert!(!dir.sock().exists(), "no new connections");
+    assert!(!dir.join("fcgi.sock").exists(), "no new connections");
     gate.open();
     assert_eq!(
         busy.reply(1).head_and_body().1,
@@ -353,7 +334,7 @@ fn drain_counts_fastcgi_requests_and_closes_idle_connections() {
 
 #[test]
 fn deadline_kills_fastcgi_connections_and_counts_them() {
-    let dir = Dir::new("deadline");
+    let dir = TempDir::new("deadline");
     let gate = Gate::new();
     let g = gate.clone();
     let server = fastcgi_server(
@@ -364,7 +345,7 @@ fn deadline_kills_fastcgi_connections_and_counts_them() {
             "late\n"
         },
     );
-    let mut c = Client::connect(&dir.sock());
+    let mut c = Client::connect(&dir.join("fcgi.sock"));
     c.send(&request(1, true, "GET", "/", b""));
     assert!(gate.wait_parked(1, T));
     let handle = server.handle();
@@ -389,11 +370,11 @@ fn cgi_fcgi_is_answered() {
         eprintln!("SKIP cgi_fcgi_is_answered: cgi-fcgi is not installed (Debian libfcgi-bin; .ci/run installs it)");
         return;
     }
-    let dir = Dir::new("cgi-fcgi");
+    let dir = TempDir::new("cgi-fcgi");
     let server = fastcgi_server(&dir, Server::builder(), app);
     let out = Command::new("cgi-fcgi")
         .args(["-bind", "-connect"])
-        .arg(dir.sock())
+        .arg(dir.join("fcgi.sock"))
         .env_clear()
         .env("REQUEST_METHOD", "GET")
         .env("REQUEST_URI", "/who")
@@ -426,13 +407,13 @@ struct Nginx {
 }
 
 impl Nginx {
-    fn start(dir: &Dir, sock: &Path) -> Nginx {
+    fn start(dir: &TempDir, sock: &Path) -> Nginx {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let conf = dir.0.join("nginx.conf");
-        let d = dir.0.display();
+        let conf = dir.join("nginx.conf");
+        let d = dir.path().display();
         std::fs::write(
             &conf,
             format!(
@@ -452,7 +433,7 @@ impl Nginx {
             .arg("-c")
             .arg(&conf)
             .arg("-p")
-            .arg(&dir.0)
+            .arg(dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -483,7 +464,7 @@ fn nginx_fastcgi_pass_reaches_the_handler_and_drains() {
         eprintln!("SKIP nginx_fastcgi_pass_reaches_the_handler_and_drains: nginx is not installed (.ci/run installs it)");
         return;
     }
-    let dir = Dir::new("nginx");
+    let dir = TempDir::new("nginx");
     let gate = Gate::new();
     let g = gate.clone();
     let server = fastcgi_server(&dir, Server::builder(), move |req: &mut Request| {
@@ -493,7 +474,7 @@ fn nginx_fastcgi_pass_reaches_the_handler_and_drains() {
         }
         app(req)
     });
-    let nginx = Nginx::start(&dir, &dir.sock());
+    let nginx = Nginx::start(&dir, &dir.join("fcgi.sock"));
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()

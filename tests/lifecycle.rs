@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use courteous::testing::{wait_until, Ending, Gate, RawClient, RawResponse, TestServer};
+use courteous::testing::{in_thread, wait_until, Ending, Gate, RawClient, RawResponse, TestServer};
 use courteous::{Error, Handle, Request, Response, Server, Stats};
 
 /// The bound on every wait that is expected to succeed.
@@ -150,15 +150,6 @@ fn hold_one(addr: SocketAddr, gate: &Gate) -> RawClient {
         .expect("send");
     assert!(gate.wait_parked(1, T), "the handler reached the gate");
     client
-}
-
-/// Runs `f` on a thread and reports its result on the channel returned.
-fn in_thread<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> mpsc::Receiver<R> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx
 }
 
 /// A ureq agent that reports HTTP statuses as responses and uses no proxy.

@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use courteous::testing::{wait_until, Gate, RawClient, TestServer};
+use courteous::testing::{in_thread, wait_until, Gate, RawClient, TestServer};
 use courteous::{Error, Request, Server, SIGUSR1, SIGUSR2};
 use rustix::process::{getpid, kill_process, Signal};
 
@@ -72,11 +72,7 @@ fn signals_start_the_drain_and_are_remembered() {
     let serving = std::thread::spawn(move || courteous::serve(listener, |_: &mut Request| "hi\n"));
     wait_until(&courteous::handle(), |s| s.serving, T).expect("default server serving");
     raise(Signal::USR2);
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    std::thread::spawn(move || {
-        let _ = tx.send(serving.join());
-    });
-    let result = rx
+    let result = in_thread(move || serving.join())
         .recv_timeout(T)
         .expect("serve returned")
         .expect("no panic");

@@ -9,7 +9,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use courteous::testing::{wait_until, Ending, Gate, RawClient, Socket, TestServer};
+use courteous::testing::{
+    in_thread, wait_until, Ending, Gate, RawClient, Socket, TempDir, TestServer,
+};
 use courteous::{Error, Request, Response, Server};
 use rustls::pki_types::{CertificateDer, ServerName};
 
@@ -18,7 +20,7 @@ const T: Duration = Duration::from_secs(10);
 /// A self-signed certificate for localhost and 127.0.0.1, as PEM files in
 /// a directory of this test's own.
 struct Certs {
-    dir: PathBuf,
+    dir: TempDir,
     cert_pem: String,
 }
 
@@ -26,8 +28,7 @@ impl Certs {
     fn new(name: &str) -> Certs {
         let ck = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
             .expect("certificate");
-        let dir = std::env::temp_dir().join(format!("courteous-tls-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = TempDir::new(name);
         let cert_pem = ck.cert.pem();
         std::fs::write(dir.join("cert.pem"), &cert_pem).expect("write cert");
         std::fs::write(dir.join("key.pem"), ck.signing_key.serialize_pem()).expect("write key");
@@ -86,12 +87,6 @@ impl Certs {
             .http_status_as_error(false)
             .build()
             .into()
-    }
-}
-
-impl Drop for Certs {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -322,11 +317,7 @@ fn listen_and_serve_tls_serves_the_default_server() {
     assert_eq!(c.get("/", T).expect("served").text(), "hello\n");
     drop(c);
     assert!(courteous::close());
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    std::thread::spawn(move || {
-        let _ = tx.send(serving.join());
-    });
-    let result = rx
+    let result = in_thread(move || serving.join())
         .recv_timeout(T)
         .expect("serve returned")
         .expect("no panic");

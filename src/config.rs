@@ -272,11 +272,11 @@ impl Builder {
         Builder::default()
     }
 
-    /// Worker threads (default 128, at least 1). Idle keep-alive connections
-    /// do not hold a worker (the parker watches them), so this bounds
-    /// concurrent requests, not clients; a worker keeps a busy connection
-    /// to itself between requests, which is the fast path, so a pool about
-    /// as large as the number of busy clients serves fastest.
+    /// Worker threads (default 128, at least 1). A connection waiting for
+    /// its next request does not hold a worker (it waits in the idle set),
+    /// so this bounds concurrent requests, not clients. Only about as many
+    /// workers as CPUs circulate while handlers are quick; the rest stand
+    /// by for handlers that block, so a large pool costs no speed.
     ///
     /// See [`manual::timeouts`](crate::manual::timeouts) for when to raise it.
     ///

@@ -27,6 +27,8 @@ pub(crate) struct Conn {
     pub(crate) requests: u64,
     /// What the drop reports: `Closed`, or `Hijacked`.
     pub(crate) end: ConnState,
+    /// Watched by the idle set's epoll (disarmed while a worker holds it).
+    pub(crate) registered: bool,
 }
 
 impl Conn {
@@ -51,6 +53,7 @@ impl Conn {
             last_active: Instant::now(),
             requests: 0,
             end: ConnState::Closed,
+            registered: false,
         }
     }
 

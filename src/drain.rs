@@ -60,7 +60,8 @@ pub(crate) struct State {
     pub(crate) listener: Option<Arc<crate::net::Listener>>,
     /// The thread running the accept loop.
     pub(crate) serve_thread: Option<std::thread::ThreadId>,
-    /// What to wake when a drain starts: the accept loop, workers, parker.
+    /// What to wake when a drain starts: the accept loop, workers (reading a
+    /// head), the parker.
     pub(crate) wakers: Vec<Arc<Waker>>,
     /// Dropped when a drain starts: wakes an accept loop blocked on a full
     /// queue.

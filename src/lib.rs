@@ -60,6 +60,7 @@ mod global;
 mod handle;
 mod handler;
 mod http1;
+mod idle;
 mod io;
 pub mod manual;
 mod net;

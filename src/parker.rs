@@ -1,17 +1,19 @@
-//! The parker: one thread that watches every connection no worker holds.
+//! The parker: one thread that keeps the time of every connection no
+//! worker holds.
 //!
-//! Parked connections are idle (or new and silent) while all workers are
-//! needed elsewhere; when one becomes readable it goes back to the workers,
-//! when its timeout (or, in a drain, its grace) passes it is closed.
+//! Parked connections wait in the [idle set](crate::idle) for their next
+//! request; when one's timeout (or, in a drain, its grace) passes, the
+//! parker takes it out and closes it (or, if its request arrived just
+//! then, queues it for a worker).
 //! Closing connections have sent their FIN; the parker reads and discards
 //! what the peer still sends until the peer's own FIN or the linger bound,
 //! then closes: a close with unread input would make the kernel answer with
 //! a reset (manners' issue 13), so this is what keeps every close clean.
 //!
 //! ```text
-//!   worker ──park──► Parked ──readable──► back to a worker
-//!                      │ timeout / drain
-//!                      ▼
+//!   idle set ──deadline──► parker ──request here──► queue (a worker)
+//!                            │ silent
+//!                            ▼
 //!   worker ──close─► Closing (FIN sent) ──peer FIN / linger over──► closed
 //! ```
 
@@ -25,15 +27,14 @@ use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
 use crate::conn::Conn;
 use crate::drain::Shared;
+use crate::idle::IdleSet;
 use crate::net::{readable_now, wait_readable, Ready, Waker};
-use crate::pool::Queues;
 
 /// How long a worker waits for the peer's FIN itself before the parker
 /// takes over the linger.
 const WORKER_LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 
 pub(crate) enum Msg {
-    Park(Conn),
     Close(Conn, Instant),
     Stop,
 }
@@ -46,12 +47,6 @@ pub(crate) struct ParkerHandle {
 }
 
 impl ParkerHandle {
-    pub(crate) fn park(&self, conn: Conn) {
-        if self.tx.send(Msg::Park(conn)).is_ok() {
-            self.waker.wake();
-        }
-    }
-
     /// Closes cleanly: FIN now, then linger (on the parker) until the peer
     /// closes too. A peer that already closed is done with at once.
     pub(crate) fn close(&self, mut conn: Conn) {
@@ -104,9 +99,8 @@ pub(crate) struct Parker {
     /// Connections whose request arrived while the queue was full: sent
     /// again on the next turn (the parker never blocks on the queue).
     pending: std::collections::VecDeque<Conn>,
-    queues: Option<Arc<Queues>>,
+    idle: Option<Arc<IdleSet>>,
     shared: Arc<Shared>,
-    parked: Vec<Conn>,
     closing: Vec<(Conn, Instant)>,
 }
 
@@ -128,17 +122,16 @@ pub(crate) fn channels(
             waker,
             ready,
             pending: Default::default(),
-            queues: None,
+            idle: None,
             shared: shared.clone(),
-            parked: Vec::new(),
             closing: Vec::new(),
         },
     )
 }
 
 impl Parker {
-    pub(crate) fn start(mut self, queues: Arc<Queues>) -> io::Result<JoinHandle<()>> {
-        self.queues = Some(queues);
+    pub(crate) fn start(mut self, idle: Arc<IdleSet>) -> io::Result<JoinHandle<()>> {
+        self.idle = Some(idle);
         thread::Builder::new()
             .name("courteous-parker".into())
             .spawn(move || self.run())
@@ -147,10 +140,11 @@ impl Parker {
     fn run(mut self) {
         let mut scratch = vec![0u8; 16 * 1024];
         let mut flags: Vec<bool> = Vec::new();
+        let mut expired = Vec::new();
+        let mut progress = 0;
         loop {
             loop {
                 match self.rx.try_recv() {
-                    Ok(Msg::Park(c)) => self.parked.push(c),
                     Ok(Msg::Close(c, until)) => self.closing.push((c, until)),
                     Ok(Msg::Stop) | Err(crossbeam_channel::TryRecvError::Disconnected) => return,
                     Err(crossbeam_channel::TryRecvError::Empty) => break,
@@ -165,13 +159,11 @@ impl Parker {
             let now = Instant::now();
             let draining = self.shared.is_closing();
             let linger = self.shared.config.linger;
-            let mut i = 0;
-            while i < self.parked.len() {
-                if self.parked[i].wait_deadline(draining) > now {
-                    i += 1;
-                    continue;
-                }
-                let mut c = self.parked.swap_remove(i);
+            let next_parked = match &self.idle {
+                Some(idle) => idle.expire(now, draining, &mut expired),
+                None => None,
+            };
+            for mut c in expired.drain(..) {
                 if c.io().readable_now() {
                     // Its request arrived just as its time ran out: serve it.
                     self.hand_back(c);
@@ -184,11 +176,17 @@ impl Parker {
             }
             self.closing.retain(|(_, until)| *until > now);
 
+            // While workers are out serving, look at the crew every tick.
+            let tick = match &self.idle {
+                Some(idle) if idle.watch(&mut progress) => Some(now + crate::idle::TICK),
+                _ => None,
+            };
             let next = self
-                .parked
+                .closing
                 .iter()
-                .map(|c| c.wait_deadline(draining))
-                .chain(self.closing.iter().map(|(_, u)| *u))
+                .map(|(_, u)| *u)
+                .chain(next_parked)
+                .chain(tick)
                 .min();
             // Connections the full queue refused are retried soon.
             let next = if self.pending.is_empty() {
@@ -204,11 +202,8 @@ impl Parker {
                 })
             });
             let woke = {
-                let mut fds = Vec::with_capacity(1 + self.parked.len() + self.closing.len());
+                let mut fds = Vec::with_capacity(1 + self.closing.len());
                 fds.push(PollFd::new(&*self.waker, PollFlags::IN));
-                for c in &self.parked {
-                    fds.push(PollFd::new(&*c.stream, PollFlags::IN));
-                }
                 for (c, _) in &self.closing {
                     fds.push(PollFd::new(&*c.stream, PollFlags::IN));
                 }
@@ -225,9 +220,8 @@ impl Parker {
             if woke {
                 self.waker.drain();
             }
-            let np = self.parked.len();
             for idx in (0..self.closing.len()).rev() {
-                if flags[np + idx] {
+                if flags[idx] {
                     let done = match (&*self.closing[idx].0.stream).read(&mut scratch) {
                         Ok(0) | Err(_) => true,
                         Ok(_) => false,
@@ -235,12 +229,6 @@ impl Parker {
                     if done {
                         self.closing.swap_remove(idx);
                     }
-                }
-            }
-            for idx in (0..np).rev() {
-                if flags[idx] {
-                    let c = self.parked.swap_remove(idx);
-                    self.hand_back(c);
                 }
             }
         }
@@ -257,8 +245,8 @@ impl Parker {
     fn dispatch(&self, c: Conn) -> Result<(), Conn> {
         match self.ready.try_send(c) {
             Ok(()) => {
-                if let Some(q) = &self.queues {
-                    q.nudge();
+                if let Some(idle) = &self.idle {
+                    idle.ring();
                 }
                 Ok(())
             }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Select};
+use crossbeam_channel::Receiver;
 use parking_lot::Mutex;
 use rustls::ServerConfig;
 
@@ -19,6 +19,7 @@ use crate::drain::Shared;
 use crate::error::Error;
 use crate::handle::Handle;
 use crate::handler::Handler;
+use crate::idle::IdleSet;
 use crate::net::{self, wait_readable, Accepted, Addr, Listener, Protocol, Ready, Stream, Waker};
 use crate::parker::{self, ParkerHandle};
 use crate::pool::{Pool, Slot};
@@ -379,8 +380,22 @@ pub(crate) fn serve_on(
     let listener = Arc::new(listener);
     shared.set_listener(Some(listener.clone()));
     let (queue, queue_rx) = crossbeam_channel::bounded(shared.config.queue_depth);
-    let (parker, parker_loop) = parker::channels(shared, parker_waker, queue.clone());
-    let pool = match Pool::start(shared, handler, slots, (queue, queue_rx), &parker) {
+    let (parker, parker_loop) = parker::channels(shared, parker_waker.clone(), queue.clone());
+    let idle = match IdleSet::new(parker_waker, shared.config.workers) {
+        Ok(i) => Arc::new(i),
+        Err(e) => {
+            shared.finish();
+            return Err(Error::Io(e));
+        }
+    };
+    let pool = match Pool::start(
+        shared,
+        handler,
+        slots,
+        (queue, queue_rx),
+        idle.clone(),
+        &parker,
+    ) {
         Ok(p) => p,
         Err(e) => {
             drop(parker_loop);
@@ -388,7 +403,7 @@ pub(crate) fn serve_on(
             return Err(Error::Io(e));
         }
     };
-    let parker_thread = match parker_loop.start(pool.queues.clone()) {
+    let parker_thread = match parker_loop.start(idle.clone()) {
         Ok(t) => t,
         Err(e) => {
             pool.stop();
@@ -433,6 +448,8 @@ pub(crate) fn serve_on(
     parker.stop();
     let _ = parker_thread.join();
     drop(parker);
+    // Left parked only by a forced close (already counted and shut down).
+    drop(idle.clear());
     // After a forced close a worker may still be inside a handler: it
     // finishes on its own; the next serve starts a new pool.
     pool.stop();
@@ -544,33 +561,25 @@ fn dispatch(ctx: &AcceptCtx<'_>, mut a: Accepted) {
     };
     let conn = Conn::accept(shared, a.stream, info, tls, ctx.endpoint.proto);
     let pool = ctx.pool;
-    let conn = match pool.queue.try_send(conn) {
-        Ok(()) => {
-            pool.queues.nudge();
-            return;
-        }
+    let mut conn = match pool.offer(conn) {
+        Ok(()) => return,
         Err(crossbeam_channel::TrySendError::Full(c)) => c,
         Err(crossbeam_channel::TrySendError::Disconnected(_)) => return,
     };
     // The queue is full: wait for room, unless a drain begins.
     if !shared.is_closing() {
-        let mut sel = Select::new();
-        let send = sel.send(&pool.queue);
-        let _close = sel.recv(ctx.closed);
-        let op = sel.select();
-        if op.index() == send {
-            if op.send(&pool.queue, conn).is_ok() {
-                pool.queues.nudge();
-            }
-            return;
+        match pool.send_or(conn, ctx.closed) {
+            None => return,
+            Some(c) => conn = c,
         }
-        let _ = op.recv(ctx.closed);
     }
     // Draining with a full queue: the accept loop must not wait (the
     // listener closes now), and the connection must not be dropped (its
     // request may be on the wire, and an unread request makes the close a
-    // reset). The parker holds it by the drain rules: a request that
-    // arrives within the grace goes back to the queue as soon as there is
-    // room, a silent connection is closed cleanly.
-    ctx.parker.park(conn);
+    // reset). It waits in the idle set by the drain rules: a request that
+    // arrives within the grace is served by the next free worker, a silent
+    // connection is closed cleanly by the parker.
+    if let Err(conn) = pool.idle.park(conn) {
+        ctx.parker.close(conn);
+    }
 }

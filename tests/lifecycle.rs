@@ -460,6 +460,65 @@ fn idle_keep_alive_connections_do_not_starve_a_small_pool() {
     server.stop().expect("serve returns Ok");
 }
 
+/// Only a few workers wait for events (as many as CPUs); the rest are
+/// called in when every one in circulation is held up. Every worker of the
+/// pool can be held at once, by new connections and by kept-alive ones.
+#[test]
+fn every_worker_of_the_pool_can_be_held_at_once() {
+    const WORKERS: usize = 8;
+    let (gate, _open) = gate();
+    let server = TestServer::start(Server::builder().workers(WORKERS), held_at(&gate));
+    let handle = server.handle();
+
+    // Kept-alive connections, parked between requests, then all held.
+    let mut kept: Vec<RawClient> = (0..WORKERS / 2)
+        .map(|_| {
+            let mut c = RawClient::connect(server.addr()).expect("connect");
+            get_hello(&mut c);
+            c
+        })
+        .collect();
+    await_stats(&handle, "kept-alive clients idle", |s| {
+        s.idle == WORKERS / 2
+    });
+    for c in &mut kept {
+        c.send(b"GET /hold HTTP/1.1\r\nHost: t\r\n\r\n")
+            .expect("send");
+    }
+    // New connections, held from their first request.
+    let fresh: Vec<RawClient> = (0..WORKERS / 2)
+        .map(|_| {
+            let mut c = RawClient::connect(server.addr()).expect("connect");
+            c.send(b"GET /hold HTTP/1.1\r\nHost: t\r\n\r\n")
+                .expect("send");
+            c
+        })
+        .collect();
+    assert!(
+        gate.wait_parked(WORKERS, T),
+        "all {WORKERS} workers held: {} arrived, {:?}",
+        gate.arrived(),
+        handle.stats()
+    );
+
+    // One more request waits for a worker; none is free until the gate opens.
+    let mut late = RawClient::connect(server.addr()).expect("connect");
+    late.send(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    assert!(
+        matches!(late.read_response(SHORT), Err(Ending::TimedOut)),
+        "no worker was free for it"
+    );
+    assert_eq!(gate.arrived(), WORKERS);
+    gate.open();
+    for mut c in kept.into_iter().chain(fresh) {
+        let resp = c.read_response(T).expect("held response");
+        assert_eq!(resp.status, 200);
+    }
+    assert_eq!(late.read_response(T).expect("late response").status, 200);
+    server.stop().expect("serve returns Ok");
+}
+
 // ----- the counts ---------------------------------------------------------------
 
 #[test]

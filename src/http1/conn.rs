@@ -4,9 +4,9 @@
 //!        ┌────────────────────────────────────────────────────────┐
 //!        ▼                                                        │ keep-alive
 //!   await request ──first byte──► read head ──► handler ──► write response
-//!     │  │   │                      │    │                        │
-//!     │  │   └ others waiting:      │    └ bad head: 4xx/5xx ─┐   │ close
-//!     │  │     park (no worker held)│      timeout: 408 ──────┤   ▼
+//!     │  │  (parked in the          │    │                        │
+//!     │  │   idle set: no           │    └ bad head: 4xx/5xx ─┐   │ close
+//!     │  │   worker held)           │      timeout: 408 ──────┤   ▼
 //!     │  └ timeout / drain past     └ drain bound ────────────┴─► FIN, linger, close
 //!     │    its grace ──────────────────────────────────────────────┘
 //!     └ peer hung up ──► close

@@ -34,27 +34,31 @@
 //! assert_eq!(c.unix_mode, 0o660);
 //! ```
 //!
-//! # Workers, and the idle parker
+//! # Workers, the idle set and the parker
 //!
 //! The server runs a fixed pool of [`workers`](crate::Builder::workers)
 //! threads (default 128). A worker owns one connection at a time: it reads
-//! a request, calls the handler, writes the response, and stays with the
-//! connection while it is busy, which is the fast path (no hand-off
-//! between requests on a busy connection).
+//! a request, calls the handler, writes the response, and answers
+//! pipelined requests already buffered without letting go.
 //!
 //! Thread-per-connection has one trap: with N workers, N idle keep-alive
 //! clients would occupy every worker and new connections would starve.
-//! This server avoids it with an **idle parker**. When a connection goes
-//! idle while other connections are waiting for a worker, its worker hands
-//! it to the parker, a single thread that waits on all parked sockets at
-//! once, and takes the next waiting connection. When a parked connection's
-//! next request arrives, the parker puts it back in the workers' queue; when
-//! its idle timeout passes (or, in a drain, its grace), the parker closes
-//! it. The parker also does every connection's linger (see
-//! [`howto_drain`](super::howto_drain)). So thousands of idle keep-alive
-//! clients cost a file descriptor and a little memory each, not a thread,
-//! and `workers` bounds the number of **requests being served at once**,
-//! not the number of clients.
+//! Here, a connection waiting for its next request holds no worker: its
+//! worker **parks** it in the idle set (one epoll instance watching every
+//! such connection) and takes whatever is ready next. When a parked
+//! connection's request arrives, a free worker takes it. Under load the
+//! next thing is usually ready already, so a worker goes from connection to
+//! connection without sleeping, as an event loop would; only about as many
+//! workers as there are CPUs wait for events, and the others are called in
+//! (within about a millisecond) when every one in circulation is held up
+//! by a slow handler or a slow client. So a handler that blocks delays
+//! nobody else, thousands of idle keep-alive clients cost a file descriptor
+//! and a little memory each, not a thread, and `workers` bounds the number
+//! of **requests being served at once**, not the number of clients.
+//!
+//! The **parker** thread keeps the time: a parked connection whose idle
+//! timeout (or, in a drain, its grace) passes is closed by it. It also does
+//! every connection's linger (see [`howto_drain`](super::howto_drain)).
 //!
 //! ## When to raise `workers`
 //!

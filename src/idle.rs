@@ -1,0 +1,461 @@
+//! The idle set: where connections wait for their next request while no
+//! worker holds them, watched by one epoll instance that every free worker
+//! waits on.
+//!
+//! A worker that finished a response parks its connection here (one
+//! `epoll_ctl`, `EPOLLONESHOT`) and asks the set for the next thing to do:
+//! a parked connection whose request arrived, or a wake of the doorbell
+//! (the accept queue holds new connections), or the end of the run. Under
+//! load the answer is usually ready, so a worker goes from connection to
+//! connection without sleeping: a few workers serve many connections, as
+//! an event loop would, and a slow handler holds only its own worker.
+//!
+//! ```text
+//!   worker ──park──► Parked (armed, one-shot) ──readable──► a free worker
+//!                      │ deadline (idle / header timeout, drain grace)
+//!                      ▼
+//!                    the parker: serve it if its request is here, else close
+//! ```
+//!
+//! Only a few free workers wait in `epoll_wait` (as many as there are
+//! CPUs): every event would otherwise wake a sleeping thread while a
+//! running one was about to take it. The others sit on the bench (a
+//! condition variable). The parker watches the crew while workers are out
+//! serving: when for a whole tick no worker came back free (every one in
+//! circulation is held by a slow handler, a slow client, or a long body),
+//! it calls one in from the bench.
+//!
+//! Parked connections live in a slab whose key (index and generation) is
+//! the event's data: an event for a connection the parker already took
+//! finds a different generation and is ignored. The doorbell and the stop
+//! bell are level-triggered socket pairs: the doorbell stays rung until a
+//! worker empties it, and the stop bell is never emptied (every waiter, in
+//! turn, sees it and leaves).
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use rustix::event::epoll;
+
+use crate::conn::Conn;
+use crate::net::Waker;
+
+/// The doorbell's event key: the accept queue holds connections.
+const DOORBELL: u64 = u64::MAX;
+/// The stop bell's event key: the run is over.
+const STOP: u64 = u64::MAX - 1;
+
+/// How often the parker looks at the crew while workers are out serving.
+pub(crate) const TICK: Duration = Duration::from_millis(1);
+
+/// Who waits where.
+struct Crew {
+    /// Workers blocked in `epoll_wait`.
+    sleepers: usize,
+    /// Workers out of circulation, on the condition variable.
+    benched: usize,
+    /// The parker called one in from the bench.
+    called: bool,
+    stopped: bool,
+}
+
+/// What a free worker got from [`IdleSet::wait`].
+pub(crate) enum Wake {
+    /// A parked connection whose next request (or end) arrived.
+    Conn(Conn),
+    /// The doorbell rang: look at the accept queue.
+    Queue,
+    /// The run is over.
+    Stop,
+}
+
+enum Entry<T> {
+    Vacant { gen: u32 },
+    Occupied { gen: u32, value: T },
+}
+
+/// Values by key: an index and a generation, so that a key outlives its
+/// value harmlessly (it names nothing once removed, even after the slot
+/// is reused).
+struct Slab<T> {
+    entries: Vec<Entry<T>>,
+    free: Vec<u32>,
+}
+
+impl<T> Slab<T> {
+    fn new() -> Slab<T> {
+        Slab {
+            entries: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+
+    fn insert(&mut self, value: T) -> u64 {
+        if let Some(i) = self.free.pop() {
+            let e = &mut self.entries[i as usize];
+            if let Entry::Vacant { gen } = *e {
+                let gen = gen.wrapping_add(1);
+                *e = Entry::Occupied { gen, value };
+                return key(i, gen);
+            }
+        }
+        let i = self.entries.len() as u32;
+        self.entries.push(Entry::Occupied { gen: 0, value });
+        key(i, 0)
+    }
+
+    fn remove(&mut self, k: u64) -> Option<T> {
+        let (i, g) = ((k & 0xffff_ffff) as usize, (k >> 32) as u32);
+        match self.entries.get(i) {
+            Some(Entry::Occupied { gen, .. }) if *gen == g => {}
+            _ => return None,
+        }
+        let old = std::mem::replace(&mut self.entries[i], Entry::Vacant { gen: g });
+        self.free.push(i as u32);
+        match old {
+            Entry::Occupied { value, .. } => Some(value),
+            Entry::Vacant { .. } => None,
+        }
+    }
+
+    /// Every value with its key.
+    fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| match e {
+                Entry::Occupied { gen, value } => Some((key(i as u32, *gen), value)),
+                Entry::Vacant { .. } => None,
+            })
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.len() - self.free.len()
+    }
+
+    /// Removes every value (the keys may name new values after this: for
+    /// the end of a run only).
+    fn take_all(&mut self) -> Vec<T> {
+        self.free.clear();
+        std::mem::take(&mut self.entries)
+            .into_iter()
+            .filter_map(|e| match e {
+                Entry::Occupied { value, .. } => Some(value),
+                Entry::Vacant { .. } => None,
+            })
+            .collect()
+    }
+}
+
+/// The parked connections, and when the parker next looks at them.
+struct Parked {
+    slab: Slab<Conn>,
+    /// When the parker next looks at deadlines (`None`: not before a wake).
+    parker_next: Option<Instant>,
+}
+
+fn key(index: u32, gen: u32) -> u64 {
+    (u64::from(gen) << 32) | u64::from(index)
+}
+
+/// The connections no worker holds, and the bells free workers wait on.
+pub(crate) struct IdleSet {
+    epoll: OwnedFd,
+    parked: Mutex<Parked>,
+    doorbell: Waker,
+    stop: Waker,
+    /// The parker's wake-up, rung when a connection parks with a deadline
+    /// before the parker's next look, or when it should watch the crew.
+    parker: Arc<Waker>,
+    crew: Mutex<Crew>,
+    bench: Condvar,
+    /// Workers in circulation and looking for work.
+    free: AtomicUsize,
+    /// Counts the times a worker came back free.
+    progress: AtomicU64,
+    /// At most this many workers block in `epoll_wait`.
+    max_sleepers: usize,
+    workers: usize,
+    /// The parker ticks (watches the crew).
+    ticking: AtomicBool,
+}
+
+impl IdleSet {
+    /// A set for a pool of `workers`.
+    pub(crate) fn new(parker: Arc<Waker>, workers: usize) -> io::Result<IdleSet> {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        let doorbell = Waker::new()?;
+        let stop = Waker::new()?;
+        epoll::add(
+            &epoll,
+            &doorbell,
+            epoll::EventData::new_u64(DOORBELL),
+            epoll::EventFlags::IN,
+        )?;
+        epoll::add(
+            &epoll,
+            &stop,
+            epoll::EventData::new_u64(STOP),
+            epoll::EventFlags::IN,
+        )?;
+        Ok(IdleSet {
+            epoll,
+            parked: Mutex::new(Parked {
+                slab: Slab::new(),
+                parker_next: None,
+            }),
+            doorbell,
+            stop,
+            parker,
+            crew: Mutex::new(Crew {
+                sleepers: 0,
+                benched: 0,
+                called: false,
+                stopped: false,
+            }),
+            bench: Condvar::new(),
+            free: AtomicUsize::new(0),
+            progress: AtomicU64::new(0),
+            max_sleepers: cpus.clamp(1, workers.max(1)),
+            workers,
+            ticking: AtomicBool::new(false),
+        })
+    }
+
+    /// Parks `conn` until its next request arrives (or the parker's
+    /// deadline for it). Gives it back if the kernel refuses to watch it.
+    pub(crate) fn park(&self, mut conn: Conn) -> Result<(), Conn> {
+        let flags = epoll::EventFlags::IN | epoll::EventFlags::ONESHOT;
+        let deadline = conn.wait_deadline(conn.shared.is_closing());
+        let was_registered = conn.registered;
+        conn.registered = true;
+        let stream = conn.stream.clone();
+        let mut parked = self.parked.lock();
+        let k = parked.slab.insert(conn);
+        // Registered under the lock: the parker sees a parked connection
+        // only once the kernel watches it, and an event can only name a
+        // connection that is in the slab.
+        let data = epoll::EventData::new_u64(k);
+        let done = if was_registered {
+            epoll::modify(&self.epoll, &*stream, data, flags)
+        } else {
+            epoll::add(&self.epoll, &*stream, data, flags)
+        };
+        if let Err(e) = done {
+            log::warn!("courteous: cannot watch an idle connection: {e}");
+            return match parked.slab.remove(k) {
+                Some(mut conn) => {
+                    conn.registered = was_registered;
+                    Err(conn)
+                }
+                None => Ok(()),
+            };
+        }
+        let wake = parked.parker_next.map_or(true, |n| deadline < n);
+        if wake {
+            // Sooner than the parker planned to look: it looks again.
+            parked.parker_next = Some(deadline);
+        }
+        drop(parked);
+        if wake {
+            self.parker.wake();
+        }
+        Ok(())
+    }
+
+    /// Blocks until there is something for a free worker.
+    pub(crate) fn wait(&self) -> Wake {
+        self.free.fetch_add(1, SeqCst);
+        self.progress.fetch_add(1, SeqCst);
+        let got = self.find();
+        self.free.fetch_sub(1, SeqCst);
+        if !matches!(got, Wake::Stop) && !self.ticking.load(SeqCst) {
+            // Out serving: the parker watches until the crew is home.
+            self.ticking.store(true, SeqCst);
+            self.parker.wake();
+        }
+        got
+    }
+
+    fn find(&self) -> Wake {
+        loop {
+            // Work already waiting is taken without sleeping.
+            if let Some(w) = self.poll(Some(&rustix::event::Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            })) {
+                return w;
+            }
+            let mut crew = self.crew.lock();
+            if crew.stopped {
+                return Wake::Stop;
+            }
+            if crew.sleepers < self.max_sleepers {
+                crew.sleepers += 1;
+                drop(crew);
+                let got = self.poll(None);
+                self.crew.lock().sleepers -= 1;
+                if let Some(w) = got {
+                    return w;
+                }
+            } else {
+                self.free.fetch_sub(1, SeqCst);
+                crew.benched += 1;
+                while !crew.stopped && !std::mem::take(&mut crew.called) {
+                    self.bench.wait(&mut crew);
+                }
+                crew.benched -= 1;
+                drop(crew);
+                self.free.fetch_add(1, SeqCst);
+                self.progress.fetch_add(1, SeqCst);
+            }
+        }
+    }
+
+    /// One `epoll_wait` for one event; `None` when it timed out or named a
+    /// connection the parker took first.
+    fn poll(&self, timeout: Option<&rustix::event::Timespec>) -> Option<Wake> {
+        let mut events = [MaybeUninit::<epoll::Event>::uninit(); 1];
+        let k = match epoll::wait(&self.epoll, &mut events, timeout) {
+            Ok((ready, _)) => ready.first()?.data.u64(),
+            Err(rustix::io::Errno::INTR) => return None,
+            Err(e) => {
+                // Cannot happen with a valid epoll and buffer; never spin.
+                log::error!("courteous: epoll_wait failed: {e}");
+                return Some(Wake::Stop);
+            }
+        };
+        match k {
+            DOORBELL => Some(Wake::Queue),
+            STOP => {
+                // Keep the bell loud for the next waiter.
+                self.stop.wake();
+                Some(Wake::Stop)
+            }
+            // `None`: the parker took it first (its deadline passed).
+            k => self.parked.lock().slab.remove(k).map(Wake::Conn),
+        }
+    }
+
+    /// The parker's look at the crew, every [`TICK`] while it ticks: when
+    /// no worker came back free since the last look and none is free, all
+    /// in circulation are held up, so one comes in from the bench. Returns
+    /// whether to keep ticking (workers are out).
+    pub(crate) fn watch(&self, last_progress: &mut u64) -> bool {
+        let progress = self.progress.load(SeqCst);
+        let out = {
+            let mut crew = self.crew.lock();
+            let free = self.free.load(SeqCst);
+            if free == 0 && progress == *last_progress && crew.benched > 0 && !crew.called {
+                crew.called = true;
+                self.bench.notify_one();
+            }
+            crew.benched + free < self.workers
+        };
+        *last_progress = progress;
+        if out {
+            return true;
+        }
+        self.ticking.store(false, SeqCst);
+        // A worker that went out just now saw `ticking` still set.
+        let out = {
+            let crew = self.crew.lock();
+            crew.benched + self.free.load(SeqCst) < self.workers
+        };
+        if out {
+            self.ticking.store(true, SeqCst);
+        }
+        out
+    }
+
+    /// Says the accept queue holds connections.
+    pub(crate) fn ring(&self) {
+        self.doorbell.wake();
+    }
+
+    /// Silences the doorbell before a look at the queue: a connection
+    /// queued after this rings it again.
+    pub(crate) fn answer(&self) {
+        self.doorbell.drain();
+    }
+
+    /// Ends the run for every waiting worker.
+    pub(crate) fn stop(&self) {
+        self.crew.lock().stopped = true;
+        self.bench.notify_all();
+        self.stop.wake();
+    }
+
+    /// The parker's look: removes the connections whose deadline passed
+    /// (for the drain's rules when `draining`), and notes the next one.
+    pub(crate) fn expire(
+        &self,
+        now: Instant,
+        draining: bool,
+        out: &mut Vec<Conn>,
+    ) -> Option<Instant> {
+        let mut parked = self.parked.lock();
+        let mut next: Option<Instant> = None;
+        let mut expired = Vec::new();
+        for (k, conn) in parked.slab.iter() {
+            let d = conn.wait_deadline(draining);
+            if d <= now {
+                expired.push(k);
+            } else {
+                next = Some(next.map_or(d, |n: Instant| n.min(d)));
+            }
+        }
+        for k in expired {
+            if let Some(mut c) = parked.slab.remove(k) {
+                let _ = epoll::delete(&self.epoll, &*c.stream);
+                c.registered = false;
+                out.push(c);
+            }
+        }
+        parked.parker_next = next;
+        next
+    }
+
+    /// Everything still parked, when the run ends.
+    pub(crate) fn clear(&self) -> Vec<Conn> {
+        self.parked.lock().slab.take_all()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_removed_key_names_nothing_even_after_its_slot_is_reused() {
+        let mut slab = Slab::new();
+        let a = slab.insert("a");
+        let b = slab.insert("b");
+        assert_eq!(slab.len(), 2);
+        assert_eq!(slab.remove(a), Some("a"));
+        assert_eq!(slab.remove(a), None, "removed once");
+        let c = slab.insert("c");
+        assert_eq!(c & 0xffff_ffff, a & 0xffff_ffff, "the slot is reused");
+        assert_ne!(c, a, "under a new generation");
+        assert_eq!(slab.remove(a), None, "the old key names nothing");
+        let keys: Vec<u64> = slab.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, vec![c, b]);
+        assert_eq!(slab.take_all(), vec!["c", "b"]);
+        assert_eq!(slab.len(), 0);
+        assert_eq!(slab.remove(b), None);
+    }
+
+    #[test]
+    fn the_bells_keys_are_never_a_slab_key() {
+        // The slab would need 2^32 - 1 slots before it made either key.
+        assert_eq!(DOORBELL & 0xffff_ffff, 0xffff_ffff);
+        assert_eq!(STOP & 0xffff_ffff, 0xffff_fffe);
+    }
+}

@@ -53,6 +53,14 @@ const STOP: u64 = u64::MAX - 1;
 /// How often the parker looks at the crew while workers are out serving.
 pub(crate) const TICK: Duration = Duration::from_millis(1);
 
+/// The parker keeps ticking this many ticks after the crew came home, so
+/// that a light but steady load does not have to wake it for every request.
+const QUIET_TICKS: u32 = 20;
+
+/// The parker's longest sleep while connections are parked: a connection
+/// parked with an earlier deadline wakes it.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
 /// Who waits where.
 struct Crew {
     /// Workers blocked in `epoll_wait`.
@@ -184,6 +192,8 @@ pub(crate) struct IdleSet {
     workers: usize,
     /// The parker ticks (watches the crew).
     ticking: AtomicBool,
+    /// A connection parked with a deadline before the parker's next look.
+    rescan: AtomicBool,
 }
 
 impl IdleSet {
@@ -226,6 +236,7 @@ impl IdleSet {
             max_sleepers: cpus.clamp(1, workers.max(1)),
             workers,
             ticking: AtomicBool::new(false),
+            rescan: AtomicBool::new(false),
         })
     }
 
@@ -262,6 +273,7 @@ impl IdleSet {
         if wake {
             // Sooner than the parker planned to look: it looks again.
             parked.parker_next = Some(deadline);
+            self.rescan.store(true, SeqCst);
         }
         drop(parked);
         if wake {
@@ -347,8 +359,8 @@ impl IdleSet {
     /// The parker's look at the crew, every [`TICK`] while it ticks: when
     /// no worker came back free since the last look and none is free, all
     /// in circulation are held up, so one comes in from the bench. Returns
-    /// whether to keep ticking (workers are out).
-    pub(crate) fn watch(&self, last_progress: &mut u64) -> bool {
+    /// whether to keep ticking (workers are out, or were a moment ago).
+    pub(crate) fn watch(&self, last_progress: &mut u64, quiet: &mut u32) -> bool {
         let progress = self.progress.load(SeqCst);
         let out = {
             let mut crew = self.crew.lock();
@@ -361,6 +373,11 @@ impl IdleSet {
         };
         *last_progress = progress;
         if out {
+            *quiet = 0;
+            return true;
+        }
+        *quiet += 1;
+        if *quiet < QUIET_TICKS {
             return true;
         }
         self.ticking.store(false, SeqCst);
@@ -393,14 +410,15 @@ impl IdleSet {
         self.stop.wake();
     }
 
+    /// Whether the parker must look at the deadlines before its plan: a
+    /// connection parked with an earlier one.
+    pub(crate) fn take_rescan(&self) -> bool {
+        self.rescan.swap(false, SeqCst)
+    }
+
     /// The parker's look: removes the connections whose deadline passed
-    /// (for the drain's rules when `draining`), and notes the next one.
-    pub(crate) fn expire(
-        &self,
-        now: Instant,
-        draining: bool,
-        out: &mut Vec<Conn>,
-    ) -> Option<Instant> {
+    /// (for the drain's rules when `draining`), and says when to look next.
+    pub(crate) fn expire(&self, now: Instant, draining: bool, out: &mut Vec<Conn>) -> Instant {
         let mut parked = self.parked.lock();
         let mut next: Option<Instant> = None;
         let mut expired = Vec::new();
@@ -419,7 +437,8 @@ impl IdleSet {
                 out.push(c);
             }
         }
-        parked.parker_next = next;
+        let next = next.map_or(now + HEARTBEAT, |n| n.min(now + HEARTBEAT));
+        parked.parker_next = Some(next);
         next
     }
 

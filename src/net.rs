@@ -498,6 +498,30 @@ pub(crate) fn readable_now(fd: &impl AsFd) -> bool {
     )
 }
 
+/// What [`read_now`] got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TryRead {
+    Data(usize),
+    Eof,
+    /// Nothing there yet.
+    WouldBlock,
+}
+
+/// Reads what is there without waiting (`MSG_DONTWAIT`: the socket stays
+/// blocking for every other read): one syscall where a `poll` and a read
+/// would be two.
+pub(crate) fn read_now(fd: &impl AsFd, out: &mut [u8]) -> io::Result<TryRead> {
+    loop {
+        return match rustix::net::recv(fd, &mut *out, rustix::net::RecvFlags::DONTWAIT) {
+            Ok((0, _)) => Ok(TryRead::Eof),
+            Ok((n, _)) => Ok(TryRead::Data(n)),
+            Err(rustix::io::Errno::AGAIN) => Ok(TryRead::WouldBlock),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => Err(e.into()),
+        };
+    }
+}
+
 /// Applies the per-connection socket options to an accepted TCP stream.
 pub(crate) fn tune_tcp(stream: &TcpStream, cfg: &crate::config::Config) -> io::Result<()> {
     tune_sock(&socket2::SockRef::from(stream), cfg)

@@ -28,7 +28,7 @@ use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use crate::conn::Conn;
 use crate::drain::Shared;
 use crate::idle::IdleSet;
-use crate::net::{readable_now, wait_readable, Ready, Waker};
+use crate::net::{read_now, wait_readable, Ready, TryRead, Waker};
 
 /// How long a worker waits for the peer's FIN itself before the parker
 /// takes over the linger.
@@ -82,13 +82,13 @@ impl ParkerHandle {
 /// Reads what is already there; true when it ends in the peer's FIN.
 fn peer_closed(conn: &Conn) -> bool {
     let mut scratch = [0u8; 4096];
-    while readable_now(&*conn.stream) {
-        match (&*conn.stream).read(&mut scratch) {
-            Ok(0) | Err(_) => return true,
-            Ok(_) => {}
+    loop {
+        match read_now(&*conn.stream, &mut scratch) {
+            Ok(TryRead::Data(_)) => {}
+            Ok(TryRead::WouldBlock) => return false,
+            Ok(TryRead::Eof) | Err(_) => return true,
         }
     }
-    false
 }
 
 pub(crate) struct Parker {
@@ -142,6 +142,11 @@ impl Parker {
         let mut flags: Vec<bool> = Vec::new();
         let mut expired = Vec::new();
         let mut progress = 0;
+        let mut quiet = 0;
+        // When the parked connections' deadlines are next looked at, and
+        // whether that look applied the drain's rules.
+        let mut planned: Option<Instant> = None;
+        let mut planned_draining = false;
         loop {
             loop {
                 match self.rx.try_recv() {
@@ -159,8 +164,20 @@ impl Parker {
             let now = Instant::now();
             let draining = self.shared.is_closing();
             let linger = self.shared.config.linger;
+            // Deadlines are looked at only when one may have passed: at
+            // the planned time, when the drain began, when a connection
+            // parked with an earlier one.
             let next_parked = match &self.idle {
-                Some(idle) => idle.expire(now, draining, &mut expired),
+                Some(idle) => {
+                    let due = planned.map_or(true, |t| now >= t)
+                        || draining != planned_draining
+                        || idle.take_rescan();
+                    if due {
+                        planned = Some(idle.expire(now, draining, &mut expired));
+                        planned_draining = draining;
+                    }
+                    planned
+                }
                 None => None,
             };
             for mut c in expired.drain(..) {
@@ -178,7 +195,9 @@ impl Parker {
 
             // While workers are out serving, look at the crew every tick.
             let tick = match &self.idle {
-                Some(idle) if idle.watch(&mut progress) => Some(now + crate::idle::TICK),
+                Some(idle) if idle.watch(&mut progress, &mut quiet) => {
+                    Some(now + crate::idle::TICK)
+                }
                 _ => None,
             };
             let next = self

@@ -24,7 +24,7 @@ use crate::drain::Shared;
 use crate::handler::Handler;
 use crate::http1::buf::ReadBuf;
 use crate::idle::{IdleSet, Wake};
-use crate::net::{Protocol, Waker};
+use crate::net::{Protocol, TryRead, Waker};
 use crate::parker::ParkerHandle;
 
 /// One worker's doorbell: rung when a drain starts, so that a worker
@@ -87,12 +87,20 @@ impl Worker {
     ) -> Outcome {
         loop {
             if self.buf.is_empty() && !std::mem::take(&mut readable) {
-                // A new connection's request is usually here already; a
-                // kept-alive one's next request never is this soon.
-                let here = if conn.requests == 0 {
-                    conn.io().readable_now()
-                } else {
+                // A new connection's request is usually here already (read
+                // it, or see that it is, in one syscall); a kept-alive
+                // one's next request never is this soon.
+                let here = if conn.requests > 0 {
                     conn.io().buffered()
+                } else if conn.tls.is_none() && conn.proto == Protocol::Http1 {
+                    match self.buf.fill_now(&*conn.stream) {
+                        Ok(TryRead::Data(_)) => true,
+                        Ok(TryRead::WouldBlock) => false,
+                        // Gone before a request: nothing to answer.
+                        Ok(TryRead::Eof) | Err(_) => return Outcome::Done,
+                    }
+                } else {
+                    conn.io().readable_now()
                 };
                 if !here {
                     return Outcome::Park(conn);

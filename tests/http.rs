@@ -687,6 +687,29 @@ fn a_client_that_stops_reading_is_cut_off_by_the_write_timeout() {
     server.stop().expect("stop");
 }
 
+/// A new connection that never sends a byte waits in the idle set, holding
+/// no worker, and is closed cleanly when the header timeout passes (no 408:
+/// there was no request to answer); busy clients are served meanwhile.
+#[test]
+fn a_silent_new_connection_is_closed_after_the_header_timeout() {
+    let server = start_with(
+        Server::builder()
+            .workers(1)
+            .header_read_timeout(Duration::from_millis(300)),
+    );
+    let mut silent = connect(&server);
+    let mut busy = connect(&server);
+    for _ in 0..3 {
+        get_hello(&mut busy, "/hello");
+    }
+    assert_eq!(silent.read_end(T), Ending::Eof, "a FIN, no response");
+    wait_until(&server.handle(), |s| s.connections == 1, T).expect("the silent one closed");
+    // The busy client's connection is still open, and the wait applied to
+    // it as a new connection only.
+    get_hello(&mut busy, "/hello");
+    server.stop().expect("stop");
+}
+
 /// The idle timeout closes a kept-alive connection that sends nothing more,
 /// cleanly.
 #[test]

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 pub(crate) use crate::io::Fill;
 use crate::io::Io;
-use crate::net::Waker;
+use crate::net::{read_now, TryRead, Waker};
 
 /// Bytes read from a connection and not yet consumed.
 pub(crate) struct ReadBuf {
@@ -89,6 +89,18 @@ impl ReadBuf {
             }
         }
         Some(&mut self.data[self.end..])
+    }
+
+    /// Reads what a plain socket holds now, without waiting.
+    pub(crate) fn fill_now(&mut self, fd: &impl std::os::fd::AsFd) -> io::Result<TryRead> {
+        let Some(spare) = self.spare(INITIAL) else {
+            return Ok(TryRead::Data(0));
+        };
+        let got = read_now(fd, spare)?;
+        if let TryRead::Data(n) = got {
+            self.end += n;
+        }
+        Ok(got)
     }
 
     /// Waits (until `deadline`, or a wake) for the connection, then reads

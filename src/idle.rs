@@ -286,9 +286,19 @@ impl IdleSet {
     pub(crate) fn wait(&self) -> Wake {
         self.free.fetch_add(1, SeqCst);
         self.progress.fetch_add(1, SeqCst);
-        let got = self.find();
-        self.free.fetch_sub(1, SeqCst);
-        if !matches!(got, Wake::Stop) && !self.ticking.load(SeqCst) {
+        let (got, called_in) = self.find();
+        let left = self.free.fetch_sub(1, SeqCst) - 1;
+        if matches!(got, Wake::Stop) {
+            return got;
+        }
+        if called_in && left == 0 {
+            // Called in because every worker was held up, and there was
+            // work: there may be more, so the next one comes in now rather
+            // than a tick later. The chain ends with a worker that finds
+            // nothing to do (it stands by in `epoll_wait`).
+            self.call_in();
+        }
+        if !self.ticking.load(SeqCst) {
             // Out serving: the parker watches until the crew is home.
             self.ticking.store(true, SeqCst);
             self.parker.wake();
@@ -296,18 +306,20 @@ impl IdleSet {
         got
     }
 
-    fn find(&self) -> Wake {
+    /// What there is to do, and whether this worker came from the bench.
+    fn find(&self) -> (Wake, bool) {
+        let mut called_in = false;
         loop {
             // Work already waiting is taken without sleeping.
             if let Some(w) = self.poll(Some(&rustix::event::Timespec {
                 tv_sec: 0,
                 tv_nsec: 0,
             })) {
-                return w;
+                return (w, called_in);
             }
             let mut crew = self.crew.lock();
             if crew.stopped {
-                return Wake::Stop;
+                return (Wake::Stop, false);
             }
             if crew.sleepers < self.max_sleepers {
                 crew.sleepers += 1;
@@ -315,7 +327,8 @@ impl IdleSet {
                 let got = self.poll(None);
                 self.crew.lock().sleepers -= 1;
                 if let Some(w) = got {
-                    return w;
+                    // It waited: whatever it got was not a backlog.
+                    return (w, false);
                 }
             } else {
                 self.free.fetch_sub(1, SeqCst);
@@ -327,6 +340,7 @@ impl IdleSet {
                 drop(crew);
                 self.free.fetch_add(1, SeqCst);
                 self.progress.fetch_add(1, SeqCst);
+                called_in = true;
             }
         }
     }
@@ -365,9 +379,8 @@ impl IdleSet {
         let out = {
             let mut crew = self.crew.lock();
             let free = self.free.load(SeqCst);
-            if free == 0 && progress == *last_progress && crew.benched > 0 && !crew.called {
-                crew.called = true;
-                self.bench.notify_one();
+            if free == 0 && progress == *last_progress {
+                Self::call_in_locked(&mut crew, &self.bench);
             }
             crew.benched + free < self.workers
         };
@@ -390,6 +403,18 @@ impl IdleSet {
             self.ticking.store(true, SeqCst);
         }
         out
+    }
+
+    /// Calls a worker in from the bench, unless one is on its way.
+    fn call_in(&self) {
+        Self::call_in_locked(&mut self.crew.lock(), &self.bench);
+    }
+
+    fn call_in_locked(crew: &mut Crew, bench: &Condvar) {
+        if crew.benched > 0 && !crew.called {
+            crew.called = true;
+            bench.notify_one();
+        }
     }
 
     /// Says the accept queue holds connections.

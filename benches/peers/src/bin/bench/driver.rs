@@ -19,6 +19,8 @@ pub struct Load {
     pub conns: usize,
     pub mode: Mode,
     pub duration: Duration,
+    /// The request target: `/hello` but in the blocking-handler run.
+    pub path: &'static str,
 }
 
 /// What a run measured, whichever generator made it.
@@ -62,7 +64,7 @@ impl Driver {
             Driver::Rust => {
                 let s = loadgen::run(&Spec {
                     addr: load.addr,
-                    path: "/hello".into(),
+                    path: load.path.into(),
                     conns: load.conns,
                     threads: 1,
                     mode: load.mode,

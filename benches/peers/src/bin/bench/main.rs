@@ -9,6 +9,7 @@
 //! load generator. The tables go to stdout, progress to stderr. Speed
 //! never makes the exit status fail; a broken run does.
 
+mod blocking;
 mod cost;
 mod drain;
 mod driver;
@@ -68,6 +69,7 @@ impl Ctx {
             conns,
             mode,
             duration: self.opts.duration,
+            path: "/hello",
         }
     }
 }
@@ -80,12 +82,13 @@ pub fn progress(what: &str) {
 
 type SectionFn = fn(&mut Ctx) -> Result<()>;
 
-const SECTIONS: [(&[Section], &str, SectionFn); 5] = [
+const SECTIONS: [(&[Section], &str, SectionFn); 6] = [
     (
         &[Section::KeepAlive16, Section::KeepAlive128, Section::Close],
         "throughput",
         throughput::run,
     ),
+    (&[Section::Blocking], "blocking handlers", blocking::run),
     (&[Section::Idle], "idle scale", scale::idle),
     (&[Section::Memory], "memory", scale::memory),
     (&[Section::Drain], "drain", drain::run),

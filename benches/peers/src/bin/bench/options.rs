@@ -8,7 +8,7 @@ usage: bench [--quick] [--duration SECS] [--only SECTION[,SECTION...]] [--driver
   --quick          1 s runs, no warm-up, fewer connections: checks that everything works
   --duration SECS  length of each measured load run (default 5)
   --only LIST      run only these sections: keepalive-16, keepalive-128, close,
-                   idle, memory, drain, instructions
+                   blocking, idle, memory, drain, instructions
   --driver NAME    wrk (must be installed) or rust (the built-in load generator);
                    default: wrk when it is on PATH, else rust";
 
@@ -18,6 +18,7 @@ pub enum Section {
     KeepAlive16,
     KeepAlive128,
     Close,
+    Blocking,
     Idle,
     Memory,
     Drain,
@@ -25,10 +26,11 @@ pub enum Section {
 }
 
 impl Section {
-    pub const ALL: [Section; 7] = [
+    pub const ALL: [Section; 8] = [
         Section::KeepAlive16,
         Section::KeepAlive128,
         Section::Close,
+        Section::Blocking,
         Section::Idle,
         Section::Memory,
         Section::Drain,
@@ -40,6 +42,7 @@ impl Section {
             Section::KeepAlive16 => "keepalive-16",
             Section::KeepAlive128 => "keepalive-128",
             Section::Close => "close",
+            Section::Blocking => "blocking",
             Section::Idle => "idle",
             Section::Memory => "memory",
             Section::Drain => "drain",
@@ -55,6 +58,11 @@ pub enum DriverChoice {
     Rust,
 }
 
+/// How long each request of the blocking-handler run sleeps in its handler.
+pub const BLOCKING_MS: u64 = 10;
+/// The blocking-handler run's request target.
+pub const BLOCKING_PATH: &str = "/sleep?ms=10";
+
 /// How big each part is.
 #[derive(Debug, Clone)]
 pub struct Sizes {
@@ -64,6 +72,9 @@ pub struct Sizes {
     pub conns_large: usize,
     /// Connections of the connection-per-request run.
     pub conns_close: usize,
+    /// Connections of the blocking-handler run (each request holds its
+    /// worker for [`BLOCKING_MS`]).
+    pub conns_blocking: usize,
     /// Idle keep-alive connections in the idle-scale and drain runs.
     pub idle: usize,
     /// Idle keep-alive connections in the memory run.
@@ -120,6 +131,7 @@ impl Options {
                 conns_small: 16,
                 conns_large: 32,
                 conns_close: 16,
+                conns_blocking: 32,
                 idle: 100,
                 memory_idle: 50,
                 drain_runs: 1,
@@ -131,6 +143,7 @@ impl Options {
                 conns_small: 16,
                 conns_large: 128,
                 conns_close: 16,
+                conns_blocking: 100,
                 idle: 1_000,
                 memory_idle: 500,
                 drain_runs: 5,
@@ -185,5 +198,6 @@ mod tests {
         assert_eq!(parse(&["--duration", "3"]).unwrap().duration.as_secs(), 3);
         assert!(parse(&["--only", "nope"]).is_err());
         assert!(parse(&["--driver"]).is_err());
+        assert_eq!(BLOCKING_PATH, format!("/sleep?ms={BLOCKING_MS}"));
     }
 }

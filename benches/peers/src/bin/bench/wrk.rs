@@ -18,7 +18,7 @@ pub fn version() -> Option<String> {
     Some(format!("wrk {v}"))
 }
 
-/// `wrk -t1 -cN -dSs --latency [-H 'Connection: close'] http://ADDR/hello`.
+/// `wrk -t1 -cN -dSs --latency [-H 'Connection: close'] http://ADDR/PATH`.
 pub fn run(load: &Load) -> Result<Measure> {
     let mut cmd = Command::new("wrk");
     cmd.arg("-t1")
@@ -28,7 +28,7 @@ pub fn run(load: &Load) -> Result<Measure> {
     if load.mode == Mode::Close {
         cmd.args(["-H", "Connection: close"]);
     }
-    cmd.arg(format!("http://{}/hello", load.addr));
+    cmd.arg(format!("http://{}{}", load.addr, load.path));
     let out = cmd.output()?;
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {

@@ -23,7 +23,10 @@
 //! condition variable). The parker watches the crew while workers are out
 //! serving: when for a whole tick no worker came back free (every one in
 //! circulation is held by a slow handler, a slow client, or a long body),
-//! it calls one in from the bench.
+//! it calls one in from the bench. A worker called in that finds work
+//! while no other is free calls in the next at once, so a burst of
+//! blocking requests gets its workers within a tick, not one per tick;
+//! the chain ends with a worker that finds nothing to do.
 //!
 //! Parked connections live in a slab whose key (index and generation) is
 //! the event's data: an event for a connection the parker already took

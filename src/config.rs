@@ -650,7 +650,9 @@ impl Builder {
     /// pool running), every time it starts: the moment to print "listening"
     /// or tell a test harness. A close that comes before it makes `serve`
     /// return at once, so a program that says it listens only here never
-    /// says so wrongly.
+    /// says so wrongly. It runs before readiness goes to a supervisor
+    /// (`NOTIFY_SOCKET`), so on a [restart](crate::restart) the new
+    /// process's word comes before the old one drains.
     ///
     /// # Examples
     ///

@@ -431,11 +431,14 @@ pub(crate) fn serve_on(
         inherits_options: listener.tune(&shared.config),
         fixed_local: listener.fixed_local(),
     };
-    // Ready: tell the supervisor and the program.
-    crate::systemd::notify_ready();
+    // Ready: tell the program, then the supervisor. In that order: on a
+    // restart the old process drains once it hears the new one is ready,
+    // and what the new one says on listening must come before what the old
+    // one says when it has drained.
     if let Some(hook) = &shared.config.on_listening {
         hook(&listener.addr());
     }
+    crate::systemd::notify_ready();
     accept_loop(&ctx, &listener, &accept_waker);
     // Close the socket first (every reference to it), then say so: close()
     // returns on that word, and a connect after it must be refused.

@@ -11,11 +11,25 @@
 //! an event loop would, and a slow handler holds only its own worker.
 //!
 //! ```text
-//!   worker ──park──► Parked (armed, one-shot) ──readable──► a free worker
+//!   worker ──park──► Waiting (armed, one-shot) ──readable──► a free worker
 //!                      │ deadline (idle / header timeout, drain grace)
 //!                      ▼
-//!                    the parker: serve it if its request is here, else close
+//!                    the parker: serve it if its request is here, else ─┐
+//!                                                                       ▼
+//!   worker ──close──► FIN sent ──peer's FIN already here──► closed    close
+//!                      │ not yet
+//!                      ▼
+//!                    Lingering (armed) ──readable: read, discard; FIN──► closed
+//!                      │ linger over (the parker)
+//!                      ▼
+//!                    closed
 //! ```
+//!
+//! A close is clean only if nothing the peer sent is left unread: a close
+//! with unread input makes the kernel answer with a reset (manners' issue
+//! 13). So every close sends our FIN, then the connection lingers here,
+//! its input read and discarded by whichever free worker sees it, until
+//! the peer's own FIN or [`linger`](crate::Builder::linger) passes.
 //!
 //! Only a few free workers wait in `epoll_wait` (as many as there are
 //! CPUs): every event would otherwise wake a sleeping thread while a
@@ -46,7 +60,7 @@ use parking_lot::{Condvar, Mutex};
 use rustix::event::epoll;
 
 use crate::conn::Conn;
-use crate::net::Waker;
+use crate::net::{read_now, TryRead, Waker};
 
 /// The doorbell's event key: the accept queue holds connections.
 const DOORBELL: u64 = u64::MAX;
@@ -63,6 +77,20 @@ const QUIET_TICKS: u32 = 20;
 /// The parker's longest sleep while connections are parked: a connection
 /// parked with an earlier deadline wakes it.
 const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// A connection no worker holds.
+struct Held {
+    conn: Conn,
+    /// Lingering after our FIN, until then; `None`: waiting for a request.
+    linger: Option<Instant>,
+}
+
+impl Held {
+    fn deadline(&self, draining: bool) -> Instant {
+        self.linger
+            .unwrap_or_else(|| self.conn.wait_deadline(draining))
+    }
+}
 
 /// Who waits where.
 struct Crew {
@@ -166,7 +194,7 @@ impl<T> Slab<T> {
 
 /// The parked connections, and when the parker next looks at them.
 struct Parked {
-    slab: Slab<Conn>,
+    slab: Slab<Held>,
     /// When the parker next looks at deadlines (`None`: not before a wake).
     parker_next: Option<Instant>,
 }
@@ -245,14 +273,40 @@ impl IdleSet {
 
     /// Parks `conn` until its next request arrives (or the parker's
     /// deadline for it). Gives it back if the kernel refuses to watch it.
-    pub(crate) fn park(&self, mut conn: Conn) -> Result<(), Conn> {
+    pub(crate) fn park(&self, conn: Conn) -> Result<(), Conn> {
+        self.hold(Held { conn, linger: None })
+    }
+
+    /// Closes `conn` cleanly: our FIN now; then, unless the peer's FIN is
+    /// already here, it lingers until the peer's FIN or the linger bound.
+    /// No worker waits for it.
+    pub(crate) fn close(&self, mut conn: Conn) {
+        conn.shutdown_write();
+        let linger = conn.shared.config.linger;
+        if linger.is_zero() || peer_closed(&conn) {
+            return;
+        }
+        let until = Instant::now() + linger;
+        if self
+            .hold(Held {
+                conn,
+                linger: Some(until),
+            })
+            .is_err()
+        {
+            log::warn!("courteous: closing a connection without its linger");
+        }
+    }
+
+    /// Watches a connection no worker holds.
+    fn hold(&self, mut held: Held) -> Result<(), Conn> {
         let flags = epoll::EventFlags::IN | epoll::EventFlags::ONESHOT;
-        let deadline = conn.wait_deadline(conn.shared.is_closing());
-        let was_registered = conn.registered;
-        conn.registered = true;
-        let stream = conn.stream.clone();
+        let deadline = held.deadline(held.conn.shared.is_closing());
+        let was_registered = held.conn.registered;
+        held.conn.registered = true;
+        let stream = held.conn.stream.clone();
         let mut parked = self.parked.lock();
-        let k = parked.slab.insert(conn);
+        let k = parked.slab.insert(held);
         // Registered under the lock: the parker sees a parked connection
         // only once the kernel watches it, and an event can only name a
         // connection that is in the slab.
@@ -265,9 +319,9 @@ impl IdleSet {
         if let Err(e) = done {
             log::warn!("courteous: cannot watch an idle connection: {e}");
             return match parked.slab.remove(k) {
-                Some(mut conn) => {
-                    conn.registered = was_registered;
-                    Err(conn)
+                Some(mut held) => {
+                    held.conn.registered = was_registered;
+                    Err(held.conn)
                 }
                 None => Ok(()),
             };
@@ -368,8 +422,20 @@ impl IdleSet {
                 self.stop.wake();
                 Some(Wake::Stop)
             }
-            // `None`: the parker took it first (its deadline passed).
-            k => self.parked.lock().slab.remove(k).map(Wake::Conn),
+            k => {
+                // `None`: the parker took it first (its deadline passed).
+                let held = self.parked.lock().slab.remove(k)?;
+                match held.linger {
+                    None => Some(Wake::Conn(held.conn)),
+                    Some(_) => {
+                        // Lingering: discard what came; done at the FIN.
+                        if !peer_closed(&held.conn) {
+                            let _ = self.hold(held);
+                        }
+                        None
+                    }
+                }
+            }
         }
     }
 
@@ -444,35 +510,58 @@ impl IdleSet {
         self.rescan.swap(false, SeqCst)
     }
 
-    /// The parker's look: removes the connections whose deadline passed
-    /// (for the drain's rules when `draining`), and says when to look next.
+    /// The parker's look: takes out the connections whose deadline passed
+    /// (for the drain's rules when `draining`): waiting ones go to `out`,
+    /// lingering ones are closed. Says when to look next.
     pub(crate) fn expire(&self, now: Instant, draining: bool, out: &mut Vec<Conn>) -> Instant {
-        let mut parked = self.parked.lock();
-        let mut next: Option<Instant> = None;
-        let mut expired = Vec::new();
-        for (k, conn) in parked.slab.iter() {
-            let d = conn.wait_deadline(draining);
-            if d <= now {
-                expired.push(k);
-            } else {
-                next = Some(next.map_or(d, |n: Instant| n.min(d)));
+        let mut done = Vec::new();
+        let next = {
+            let mut parked = self.parked.lock();
+            let mut next: Option<Instant> = None;
+            let mut expired = Vec::new();
+            for (k, held) in parked.slab.iter() {
+                let d = held.deadline(draining);
+                if d <= now {
+                    expired.push(k);
+                } else {
+                    next = Some(next.map_or(d, |n: Instant| n.min(d)));
+                }
             }
-        }
-        for k in expired {
-            if let Some(mut c) = parked.slab.remove(k) {
-                let _ = epoll::delete(&self.epoll, &*c.stream);
-                c.registered = false;
-                out.push(c);
+            // Still registered (an event for the old key finds nothing),
+            // so that parking it again is one `epoll_ctl`.
+            for k in expired {
+                if let Some(held) = parked.slab.remove(k) {
+                    match held.linger {
+                        None => out.push(held.conn),
+                        Some(_) => done.push(held.conn),
+                    }
+                }
             }
-        }
-        let next = next.map_or(now + HEARTBEAT, |n| n.min(now + HEARTBEAT));
-        parked.parker_next = Some(next);
+            let next = next.map_or(now + HEARTBEAT, |n| n.min(now + HEARTBEAT));
+            parked.parker_next = Some(next);
+            next
+        };
+        // Closed outside the lock (a close reports to the registry).
+        drop(done);
         next
     }
 
-    /// Everything still parked, when the run ends.
+    /// Everything still held, when the run ends.
     pub(crate) fn clear(&self) -> Vec<Conn> {
-        self.parked.lock().slab.take_all()
+        let all = self.parked.lock().slab.take_all();
+        all.into_iter().map(|h| h.conn).collect()
+    }
+}
+
+/// Reads what is already there; true when it ends in the peer's FIN.
+fn peer_closed(conn: &Conn) -> bool {
+    let mut scratch = [0u8; 4096];
+    loop {
+        match read_now(&*conn.stream, &mut scratch) {
+            Ok(TryRead::Data(_)) => {}
+            Ok(TryRead::WouldBlock) => return false,
+            Ok(TryRead::Eof) | Err(_) => return true,
+        }
     }
 }
 

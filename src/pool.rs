@@ -25,7 +25,6 @@ use crate::handler::Handler;
 use crate::http1::buf::ReadBuf;
 use crate::idle::{IdleSet, Wake};
 use crate::net::{Protocol, TryRead, Waker};
-use crate::parker::ParkerHandle;
 
 /// One worker's doorbell: rung when a drain starts, so that a worker
 /// waiting for the rest of a request head applies the drain's bound.
@@ -48,7 +47,6 @@ pub(crate) struct Worker {
     pub(crate) slot: Arc<Slot>,
     queue: Receiver<Conn>,
     idle: Arc<IdleSet>,
-    pub(crate) parker: ParkerHandle,
     pub(crate) buf: ReadBuf,
     pub(crate) wbuf: Vec<u8>,
     /// What head parsing reuses between requests.
@@ -109,7 +107,7 @@ impl Worker {
             match step(self, &mut conn) {
                 Next::KeepAlive => conn.last_active = std::time::Instant::now(),
                 Next::Close => {
-                    self.parker.close(conn);
+                    self.idle.close(conn);
                     return Outcome::Done;
                 }
                 Next::Drop => return Outcome::Done,
@@ -156,7 +154,7 @@ impl Worker {
             Ok(Outcome::Done) => {}
             Ok(Outcome::Park(conn)) => {
                 if let Err(conn) = self.idle.park(conn) {
-                    self.parker.close(conn);
+                    self.idle.close(conn);
                 }
             }
             Err(_) => {
@@ -185,7 +183,6 @@ impl Pool {
         slots: Vec<Arc<Slot>>,
         (queue, rx): (Sender<Conn>, Receiver<Conn>),
         idle: Arc<IdleSet>,
-        parker: &ParkerHandle,
     ) -> io::Result<Pool> {
         for (i, slot) in slots.into_iter().enumerate() {
             let worker = Worker {
@@ -194,7 +191,6 @@ impl Pool {
                 slot,
                 queue: rx.clone(),
                 idle: idle.clone(),
-                parker: parker.clone(),
                 buf: ReadBuf::new(),
                 wbuf: Vec::with_capacity(1024),
                 records: Default::default(),

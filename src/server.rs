@@ -21,7 +21,7 @@ use crate::handle::Handle;
 use crate::handler::Handler;
 use crate::idle::IdleSet;
 use crate::net::{self, wait_readable, Accepted, Addr, Listener, Protocol, Ready, Stream, Waker};
-use crate::parker::{self, ParkerHandle};
+use crate::parker;
 use crate::pool::{Pool, Slot};
 use crate::registry::ConnInfo;
 
@@ -380,22 +380,15 @@ pub(crate) fn serve_on(
     let listener = Arc::new(listener);
     shared.set_listener(Some(listener.clone()));
     let (queue, queue_rx) = crossbeam_channel::bounded(shared.config.queue_depth);
-    let (parker, parker_loop) = parker::channels(shared, parker_waker.clone(), queue.clone());
-    let idle = match IdleSet::new(parker_waker, shared.config.workers) {
+    let idle = match IdleSet::new(parker_waker.clone(), shared.config.workers) {
         Ok(i) => Arc::new(i),
         Err(e) => {
             shared.finish();
             return Err(Error::Io(e));
         }
     };
-    let pool = match Pool::start(
-        shared,
-        handler,
-        slots,
-        (queue, queue_rx),
-        idle.clone(),
-        &parker,
-    ) {
+    let (parker, parker_loop) = parker::new(shared, parker_waker, queue.clone(), idle.clone());
+    let pool = match Pool::start(shared, handler, slots, (queue, queue_rx), idle.clone()) {
         Ok(p) => p,
         Err(e) => {
             drop(parker_loop);
@@ -403,7 +396,7 @@ pub(crate) fn serve_on(
             return Err(Error::Io(e));
         }
     };
-    let parker_thread = match parker_loop.start(idle.clone()) {
+    let parker_thread = match parker_loop.start() {
         Ok(t) => t,
         Err(e) => {
             pool.stop();
@@ -426,7 +419,6 @@ pub(crate) fn serve_on(
         shared,
         endpoint,
         pool: &pool,
-        parker: &parker,
         closed: &closed,
         inherits_options: listener.tune(&shared.config),
         fixed_local: listener.fixed_local(),
@@ -450,7 +442,6 @@ pub(crate) fn serve_on(
     let killed = shared.wait_drained();
     parker.stop();
     let _ = parker_thread.join();
-    drop(parker);
     // Left parked only by a forced close (already counted and shut down).
     drop(idle.clear());
     // After a forced close a worker may still be inside a handler: it
@@ -471,7 +462,6 @@ struct AcceptCtx<'a> {
     shared: &'a Arc<Shared>,
     endpoint: &'a Endpoint,
     pool: &'a Pool,
-    parker: &'a ParkerHandle,
     closed: &'a Receiver<()>,
     /// Accepted sockets inherit the listener's options (Linux).
     inherits_options: bool,
@@ -583,6 +573,6 @@ fn dispatch(ctx: &AcceptCtx<'_>, mut a: Accepted) {
     // arrives within the grace is served by the next free worker, a silent
     // connection is closed cleanly by the parker.
     if let Err(conn) = pool.idle.park(conn) {
-        ctx.parker.close(conn);
+        pool.idle.close(conn);
     }
 }

@@ -710,6 +710,32 @@ fn a_silent_new_connection_is_closed_after_the_header_timeout() {
     server.stop().expect("stop");
 }
 
+/// After our FIN a connection lingers, its input read and discarded (so the
+/// close is never a reset), until the peer's FIN or the linger bound: a
+/// client that never hangs up is closed when the linger is over.
+#[test]
+fn a_client_that_never_hangs_up_is_closed_when_the_linger_is_over() {
+    use std::io::{Read, Write};
+    let server = start_with(Server::builder().linger(Duration::from_millis(300)));
+    let handle = server.handle();
+    // A bare socket: the kit's client answers a FIN with its own.
+    let mut c = std::net::TcpStream::connect(server.addr()).expect("connect");
+    c.set_read_timeout(Some(T)).expect("timeout");
+    c.write_all(b"GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut got = Vec::new();
+    c.read_to_end(&mut got).expect("the response, then our FIN");
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.ends_with(HELLO), "{text}");
+    wait_until(&handle, |s| s.connections == 1 && s.closing == 1, T).expect("lingering");
+    // Whatever it still sends is read and discarded while it lingers.
+    c.write_all(b"bytes after the server's FIN").expect("send");
+    wait_until(&handle, |s| s.connections == 0, T).expect("closed when the linger is over");
+    drop(c);
+    server.stop().expect("stop");
+}
+
 /// The idle timeout closes a kept-alive connection that sends nothing more,
 /// cleanly.
 #[test]

@@ -166,8 +166,10 @@
 //! the linger usually ends at once. Connections in step 2 are counted in
 //! [`Stats::closing`](crate::Stats::closing); a shutdown deadline closes
 //! them without counting them as killed, since their business is done.
-//! The lingering is done by one thread for all connections (the parker, see
-//! [`timeouts`](super::timeouts)), not by the workers.
+//! No worker waits for a lingering connection: it waits in the idle set
+//! with the connections waiting for their next request (see
+//! [`timeouts`](super::timeouts)), and whichever worker is free reads what
+//! arrives; the parker closes it when its linger is over.
 //!
 //! # The deadline, and the kill count
 //!

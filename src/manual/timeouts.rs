@@ -57,8 +57,9 @@
 //! of **requests being served at once**, not the number of clients.
 //!
 //! The **parker** thread keeps the time: a parked connection whose idle
-//! timeout (or, in a drain, its grace) passes is closed by it. It also does
-//! every connection's linger (see [`howto_drain`](super::howto_drain)).
+//! timeout (or, in a drain, its grace) passes is closed by it, as is a
+//! closing connection whose linger is over (see
+//! [`howto_drain`](super::howto_drain)).
 //!
 //! ## When to raise `workers`
 //!

@@ -44,10 +44,11 @@
 //!
 //! Parked connections live in a slab whose key (index and generation) is
 //! the event's data: an event for a connection the parker already took
-//! finds a different generation and is ignored. The doorbell and the stop
-//! bell are level-triggered socket pairs: the doorbell stays rung until a
-//! worker empties it, and the stop bell is never emptied (every waiter, in
-//! turn, sees it and leaves).
+//! finds a different generation and is ignored. The doorbell is an
+//! edge-triggered eventfd, never read: each ring wakes one waiter, and the
+//! worker that takes a connection from the queue rings again if more wait.
+//! The stop bell is a level-triggered socket pair never emptied: every
+//! waiter, in turn, sees it and leaves.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -207,7 +208,7 @@ fn key(index: u32, gen: u32) -> u64 {
 pub(crate) struct IdleSet {
     epoll: OwnedFd,
     parked: Mutex<Parked>,
-    doorbell: Waker,
+    doorbell: OwnedFd,
     stop: Waker,
     /// The parker's wake-up, rung when a connection parks with a deadline
     /// before the parker's next look, or when it should watch the crew.
@@ -232,13 +233,16 @@ impl IdleSet {
     pub(crate) fn new(parker: Arc<Waker>, workers: usize) -> io::Result<IdleSet> {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
-        let doorbell = Waker::new()?;
+        let doorbell = rustix::event::eventfd(
+            0,
+            rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
+        )?;
         let stop = Waker::new()?;
         epoll::add(
             &epoll,
             &doorbell,
             epoll::EventData::new_u64(DOORBELL),
-            epoll::EventFlags::IN,
+            epoll::EventFlags::IN | epoll::EventFlags::ET,
         )?;
         epoll::add(
             &epoll,
@@ -444,6 +448,9 @@ impl IdleSet {
     /// in circulation are held up, so one comes in from the bench. Returns
     /// whether to keep ticking (workers are out, or were a moment ago).
     pub(crate) fn watch(&self, last_progress: &mut u64, quiet: &mut u32) -> bool {
+        if !self.ticking.load(SeqCst) {
+            return false;
+        }
         let progress = self.progress.load(SeqCst);
         let out = {
             let mut crew = self.crew.lock();
@@ -474,6 +481,16 @@ impl IdleSet {
         out
     }
 
+    /// Whether the parker should tick: workers went out since it stopped.
+    pub(crate) fn ticking(&self) -> bool {
+        self.ticking.load(SeqCst)
+    }
+
+    /// How many times a worker came back free so far.
+    pub(crate) fn progress(&self) -> u64 {
+        self.progress.load(SeqCst)
+    }
+
     /// Calls a worker in from the bench, unless one is on its way.
     fn call_in(&self) {
         Self::call_in_locked(&mut self.crew.lock(), &self.bench);
@@ -486,15 +503,10 @@ impl IdleSet {
         }
     }
 
-    /// Says the accept queue holds connections.
+    /// Says the accept queue holds connections: wakes one waiter. (The
+    /// count is never read; it would take 2^64 rings to fill it.)
     pub(crate) fn ring(&self) {
-        self.doorbell.wake();
-    }
-
-    /// Silences the doorbell before a look at the queue: a connection
-    /// queued after this rings it again.
-    pub(crate) fn answer(&self) {
-        self.doorbell.drain();
+        let _ = rustix::io::write(&self.doorbell, &1u64.to_ne_bytes());
     }
 
     /// Ends the run for every waiting worker.
@@ -553,16 +565,19 @@ impl IdleSet {
     }
 }
 
-/// Reads what is already there; true when it ends in the peer's FIN.
+/// Reads (and discards) what is already there, up to 64 KiB a call so that
+/// a peer that keeps sending cannot hold the thread: true when it ends in
+/// the peer's FIN. Whatever is left makes the connection readable again.
 fn peer_closed(conn: &Conn) -> bool {
     let mut scratch = [0u8; 4096];
-    loop {
+    for _ in 0..16 {
         match read_now(&*conn.stream, &mut scratch) {
             Ok(TryRead::Data(_)) => {}
             Ok(TryRead::WouldBlock) => return false,
             Ok(TryRead::Eof) | Err(_) => return true,
         }
     }
+    false
 }
 
 #[cfg(test)]

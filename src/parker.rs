@@ -90,6 +90,7 @@ impl Parker {
         let mut expired = Vec::new();
         let mut progress = 0;
         let mut quiet = 0;
+        let mut next_tick: Option<Instant> = None;
         // When the held connections' deadlines are next looked at, and
         // whether that look applied the drain's rules.
         let mut planned: Option<Instant> = None;
@@ -122,11 +123,23 @@ impl Parker {
                 }
             }
 
-            // While workers are out serving, look at the crew every tick.
-            let tick = self
-                .idle
-                .watch(&mut progress, &mut quiet)
-                .then_some(now + TICK);
+            // While workers are out serving, look at the crew every tick
+            // (starting one tick after they went out).
+            match next_tick {
+                None if self.idle.ticking() => {
+                    quiet = 0;
+                    progress = self.idle.progress();
+                    next_tick = Some(now + TICK);
+                }
+                Some(t) if now >= t => {
+                    next_tick = self
+                        .idle
+                        .watch(&mut progress, &mut quiet)
+                        .then_some(now + TICK);
+                }
+                _ => {}
+            }
+            let tick = next_tick;
             // Connections the full queue refused are retried soon.
             let retry = (!self.pending.is_empty()).then_some(now + Duration::from_millis(1));
             let next = [planned, tick, retry].into_iter().flatten().min();

@@ -119,7 +119,8 @@ impl Worker {
         loop {
             match self.queue.try_recv() {
                 Ok(conn) => {
-                    self.serve(conn, false);
+                    let readable = from_parker(&conn);
+                    self.serve(conn, readable);
                     continue;
                 }
                 // The accept loop and the parker are gone: the run is over.
@@ -129,15 +130,14 @@ impl Worker {
             match self.idle.wait() {
                 Wake::Conn(conn) => self.serve(conn, true),
                 Wake::Queue => {
-                    // Silence the bell, then look: a connection queued
-                    // after this rings again, and one left behind by this
-                    // worker is announced to the others.
-                    self.idle.answer();
+                    // One ring woke one worker: more connections waiting
+                    // are announced to the others.
                     if let Ok(conn) = self.queue.try_recv() {
                         if !self.queue.is_empty() {
                             self.idle.ring();
                         }
-                        self.serve(conn, false);
+                        let readable = from_parker(&conn);
+                        self.serve(conn, readable);
                     }
                 }
                 Wake::Stop => return,
@@ -166,6 +166,13 @@ impl Worker {
         }
         self.buf.reset();
     }
+}
+
+/// Whether a connection from the queue was put there by the parker, which
+/// does so only once it saw the connection's next request arrive (the
+/// accept loop queues new connections only).
+fn from_parker(conn: &Conn) -> bool {
+    conn.requests > 0
 }
 
 /// The running pool.

@@ -224,8 +224,6 @@ pub(crate) struct IdleSet {
     workers: usize,
     /// The parker ticks (watches the crew).
     ticking: AtomicBool,
-    /// A connection parked with a deadline before the parker's next look.
-    rescan: AtomicBool,
 }
 
 impl IdleSet {
@@ -271,7 +269,6 @@ impl IdleSet {
             max_sleepers: cpus.clamp(1, workers.max(1)),
             workers,
             ticking: AtomicBool::new(false),
-            rescan: AtomicBool::new(false),
         })
     }
 
@@ -334,7 +331,6 @@ impl IdleSet {
         if wake {
             // Sooner than the parker planned to look: it looks again.
             parked.parker_next = Some(deadline);
-            self.rescan.store(true, SeqCst);
         }
         drop(parked);
         if wake {
@@ -516,10 +512,13 @@ impl IdleSet {
         self.stop.wake();
     }
 
-    /// Whether the parker must look at the deadlines before its plan: a
-    /// connection parked with an earlier one.
-    pub(crate) fn take_rescan(&self) -> bool {
-        self.rescan.swap(false, SeqCst)
+    /// When the parker must next look at the deadlines: its own plan, or
+    /// sooner if a connection parked since with an earlier deadline. (It
+    /// moves the plan forward rather than look at once: a stream of
+    /// closes, each lingering 500 ms, costs one look per 500 ms, not a
+    /// look over every held connection per close.)
+    pub(crate) fn next_look(&self) -> Option<Instant> {
+        self.parked.lock().parker_next
     }
 
     /// The parker's look: takes out the connections whose deadline passed

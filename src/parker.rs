@@ -105,11 +105,12 @@ impl Parker {
             let now = Instant::now();
             let draining = self.shared.is_closing();
             // Deadlines are looked at only when one may have passed: at
-            // the planned time, when the drain began, when a connection
-            // parked with an earlier one.
-            let due = planned.map_or(true, |t| now >= t)
-                || draining != planned_draining
-                || self.idle.take_rescan();
+            // the planned time (brought forward by a connection that parked
+            // with an earlier deadline), or when the drain began.
+            if let Some(t) = self.idle.next_look() {
+                planned = Some(planned.map_or(t, |p| p.min(t)));
+            }
+            let due = planned.map_or(true, |t| now >= t) || draining != planned_draining;
             if due {
                 planned = Some(self.idle.expire(now, draining, &mut expired));
                 planned_draining = draining;

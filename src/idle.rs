@@ -33,7 +33,9 @@
 //!
 //! Only a few free workers wait in `epoll_wait` (as many as there are
 //! CPUs): every event would otherwise wake a sleeping thread while a
-//! running one was about to take it. The others sit on the bench (a
+//! running one was about to take it. The others wait one tick more for
+//! work (a blocking handler's worker, back from it, usually finds its
+//! connection's next request then), and then sit on the bench (a
 //! condition variable). The parker watches the crew while workers are out
 //! serving: when for a whole tick no worker came back free (every one in
 //! circulation is held by a slow handler, a slow client, or a long body),
@@ -70,6 +72,10 @@ const STOP: u64 = u64::MAX - 1;
 
 /// How often the parker looks at the crew while workers are out serving.
 pub(crate) const TICK: Duration = Duration::from_millis(1);
+const TICK_SPEC: rustix::event::Timespec = rustix::event::Timespec {
+    tv_sec: 0,
+    tv_nsec: 1_000_000,
+};
 
 /// The parker keeps ticking this many ticks after the crew came home, so
 /// that a light but steady load does not have to wake it for every request.
@@ -366,6 +372,7 @@ impl IdleSet {
     /// What there is to do, and whether this worker came from the bench.
     fn find(&self) -> (Wake, bool) {
         let mut called_in = false;
+        let mut lingered = false;
         loop {
             // Work already waiting is taken without sleeping.
             if let Some(w) = self.poll(Some(&rustix::event::Timespec {
@@ -387,6 +394,15 @@ impl IdleSet {
                     // It waited: whatever it got was not a backlog.
                     return (w, false);
                 }
+            } else if !lingered {
+                lingered = true;
+                // More workers than CPUs are already waiting: wait a tick
+                // more for work before the bench (work that comes now is
+                // likely a blocking handler's next request).
+                drop(crew);
+                if let Some(w) = self.poll(Some(&TICK_SPEC)) {
+                    return (w, called_in);
+                }
             } else {
                 self.free.fetch_sub(1, SeqCst);
                 crew.benched += 1;
@@ -398,6 +414,7 @@ impl IdleSet {
                 self.free.fetch_add(1, SeqCst);
                 self.progress.fetch_add(1, SeqCst);
                 called_in = true;
+                lingered = false;
             }
         }
     }
@@ -600,6 +617,11 @@ mod tests {
         assert_eq!(slab.take_all(), vec!["c", "b"]);
         assert_eq!(slab.len(), 0);
         assert_eq!(slab.remove(b), None);
+    }
+
+    #[test]
+    fn the_tick_is_one_tick_both_ways() {
+        assert_eq!(TICK_SPEC.tv_nsec as u128, TICK.as_nanos());
     }
 
     #[test]

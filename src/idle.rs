@@ -72,9 +72,15 @@ const STOP: u64 = u64::MAX - 1;
 
 /// How often the parker looks at the crew while workers are out serving.
 pub(crate) const TICK: Duration = Duration::from_millis(1);
+/// [`TICK`], for `epoll_wait`.
 const TICK_SPEC: rustix::event::Timespec = rustix::event::Timespec {
     tv_sec: 0,
-    tv_nsec: 1_000_000,
+    tv_nsec: TICK.as_nanos() as i64,
+};
+/// No wait at all, for `epoll_wait`.
+const NO_WAIT: rustix::event::Timespec = rustix::event::Timespec {
+    tv_sec: 0,
+    tv_nsec: 0,
 };
 
 /// The parker keeps ticking this many ticks after the crew came home, so
@@ -279,9 +285,11 @@ impl IdleSet {
     }
 
     /// Parks `conn` until its next request arrives (or the parker's
-    /// deadline for it). Gives it back if the kernel refuses to watch it.
-    pub(crate) fn park(&self, conn: Conn) -> Result<(), Conn> {
-        self.hold(Held { conn, linger: None })
+    /// deadline for it); closes it if the kernel refuses to watch it.
+    pub(crate) fn park(&self, conn: Conn) {
+        if let Err(conn) = self.hold(Held { conn, linger: None }) {
+            self.close(conn);
+        }
     }
 
     /// Closes `conn` cleanly: our FIN now; then, unless the peer's FIN is
@@ -375,10 +383,7 @@ impl IdleSet {
         let mut lingered = false;
         loop {
             // Work already waiting is taken without sleeping.
-            if let Some(w) = self.poll(Some(&rustix::event::Timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            })) {
+            if let Some(w) = self.poll(Some(&NO_WAIT)) {
                 return (w, called_in);
             }
             let mut crew = self.crew.lock();
@@ -467,11 +472,10 @@ impl IdleSet {
         let progress = self.progress.load(SeqCst);
         let out = {
             let mut crew = self.crew.lock();
-            let free = self.free.load(SeqCst);
-            if free == 0 && progress == *last_progress {
+            if self.free.load(SeqCst) == 0 && progress == *last_progress {
                 Self::call_in_locked(&mut crew, &self.bench);
             }
-            crew.benched + free < self.workers
+            self.any_out(&crew)
         };
         *last_progress = progress;
         if out {
@@ -484,14 +488,16 @@ impl IdleSet {
         }
         self.ticking.store(false, SeqCst);
         // A worker that went out just now saw `ticking` still set.
-        let out = {
-            let crew = self.crew.lock();
-            crew.benched + self.free.load(SeqCst) < self.workers
-        };
+        let out = self.any_out(&self.crew.lock());
         if out {
             self.ticking.store(true, SeqCst);
         }
         out
+    }
+
+    /// Whether any worker is out serving (neither free nor benched).
+    fn any_out(&self, crew: &Crew) -> bool {
+        crew.benched + self.free.load(SeqCst) < self.workers
     }
 
     /// Whether the parker should tick: workers went out since it stopped.
@@ -617,11 +623,6 @@ mod tests {
         assert_eq!(slab.take_all(), vec!["c", "b"]);
         assert_eq!(slab.len(), 0);
         assert_eq!(slab.remove(b), None);
-    }
-
-    #[test]
-    fn the_tick_is_one_tick_both_ways() {
-        assert_eq!(TICK_SPEC.tv_nsec as u128, TICK.as_nanos());
     }
 
     #[test]

@@ -26,25 +26,13 @@ use crate::http1::buf::ReadBuf;
 use crate::idle::{IdleSet, Wake};
 use crate::net::{Protocol, TryRead, Waker};
 
-/// One worker's doorbell: rung when a drain starts, so that a worker
-/// waiting for the rest of a request head applies the drain's bound.
-pub(crate) struct Slot {
-    pub(crate) waker: Arc<Waker>,
-}
-
-impl Slot {
-    pub(crate) fn new() -> io::Result<Slot> {
-        Ok(Slot {
-            waker: Arc::new(Waker::new()?),
-        })
-    }
-}
-
 /// A worker thread's state.
 pub(crate) struct Worker {
     pub(crate) shared: Arc<Shared>,
     pub(crate) handler: Arc<dyn Handler>,
-    pub(crate) slot: Arc<Slot>,
+    /// Rung when a drain starts, so that a worker waiting for the rest of
+    /// a request head applies the drain's bound.
+    pub(crate) waker: Arc<Waker>,
     queue: Receiver<Conn>,
     idle: Arc<IdleSet>,
     pub(crate) buf: ReadBuf,
@@ -152,11 +140,7 @@ impl Worker {
         };
         match catch_unwind(AssertUnwindSafe(|| self.run_conn(conn, step, readable))) {
             Ok(Outcome::Done) => {}
-            Ok(Outcome::Park(conn)) => {
-                if let Err(conn) = self.idle.park(conn) {
-                    self.idle.close(conn);
-                }
-            }
+            Ok(Outcome::Park(conn)) => self.idle.park(conn),
             Err(_) => {
                 // Handler panics are caught closer to the handler; this is
                 // the net under the server's own code. The connection was
@@ -187,15 +171,15 @@ impl Pool {
     pub(crate) fn start(
         shared: &Arc<Shared>,
         handler: Arc<dyn Handler>,
-        slots: Vec<Arc<Slot>>,
+        wakers: Vec<Arc<Waker>>,
         (queue, rx): (Sender<Conn>, Receiver<Conn>),
         idle: Arc<IdleSet>,
     ) -> io::Result<Pool> {
-        for (i, slot) in slots.into_iter().enumerate() {
+        for (i, waker) in wakers.into_iter().enumerate() {
             let worker = Worker {
                 shared: shared.clone(),
                 handler: handler.clone(),
-                slot,
+                waker,
                 queue: rx.clone(),
                 idle: idle.clone(),
                 buf: ReadBuf::new(),

@@ -22,7 +22,7 @@ use crate::handler::Handler;
 use crate::idle::IdleSet;
 use crate::net::{self, wait_readable, Accepted, Addr, Listener, Protocol, Ready, Stream, Waker};
 use crate::parker;
-use crate::pool::{Pool, Slot};
+use crate::pool::Pool;
 use crate::registry::ConnInfo;
 
 /// A bound server. [`serve`](Server::serve) blocks the calling thread
@@ -360,10 +360,10 @@ pub(crate) fn serve_on(
 ) -> Result<(), Error> {
     let accept_waker = Arc::new(Waker::new()?);
     let parker_waker = Arc::new(Waker::new()?);
-    let slots = (0..shared.config.workers)
-        .map(|_| Slot::new().map(Arc::new))
+    let worker_wakers = (0..shared.config.workers)
+        .map(|_| Waker::new().map(Arc::new))
         .collect::<io::Result<Vec<_>>>()?;
-    let mut wakers: Vec<Arc<Waker>> = slots.iter().map(|s| s.waker.clone()).collect();
+    let mut wakers = worker_wakers.clone();
     wakers.push(accept_waker.clone());
     wakers.push(parker_waker.clone());
     let closed = match shared.begin_serving(wakers)? {
@@ -388,7 +388,13 @@ pub(crate) fn serve_on(
         }
     };
     let (parker, parker_loop) = parker::new(shared, parker_waker, queue.clone(), idle.clone());
-    let pool = match Pool::start(shared, handler, slots, (queue, queue_rx), idle.clone()) {
+    let pool = match Pool::start(
+        shared,
+        handler,
+        worker_wakers,
+        (queue, queue_rx),
+        idle.clone(),
+    ) {
         Ok(p) => p,
         Err(e) => {
             drop(parker_loop);
@@ -572,7 +578,5 @@ fn dispatch(ctx: &AcceptCtx<'_>, mut a: Accepted) {
     // reset). It waits in the idle set by the drain rules: a request that
     // arrives within the grace is served by the next free worker, a silent
     // connection is closed cleanly by the parker.
-    if let Err(conn) = pool.idle.park(conn) {
-        pool.idle.close(conn);
-    }
+    pool.idle.park(conn);
 }

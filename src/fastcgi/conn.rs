@@ -141,7 +141,7 @@ fn read_begin(w: &mut Worker, conn: &mut Conn, reader: &mut RecordReader) -> Res
             io: conn.io(),
             buf: &mut w.buf,
             deadline,
-            waker: Some(&w.slot.waker),
+            waker: Some(&w.waker),
         };
         let rec = match reader.read(&mut input) {
             Ok(Some(rec)) => rec,

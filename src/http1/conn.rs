@@ -105,7 +105,7 @@ fn read_head(w: &mut Worker, conn: &mut Conn) -> Result<Head, HeadEnd> {
             &mut conn.io(),
             cfg.max_header_bytes,
             deadline,
-            Some(&w.slot.waker),
+            Some(&w.waker),
             std::mem::take(&mut readable),
         ) {
             Ok(Fill::Data(_)) | Ok(Fill::Woken) => {}

@@ -97,8 +97,8 @@ use crate::{Builder, ConnInfo, ConnState, Error, Handle, Handler, Stats};
 /// number of handlers are parked at it.
 ///
 /// A test that fails while handlers are parked should still open the gate
-/// (a guard that opens it on drop does that), or the server's drain waits
-/// for them.
+/// (the guard [`open_on_drop`](Gate::open_on_drop) gives does that), or
+/// the server's drain waits for them.
 ///
 /// # Examples
 ///
@@ -193,6 +193,36 @@ impl Gate {
         let (m, c) = &*self.inner;
         m.lock().open = true;
         c.notify_all();
+    }
+
+    /// A guard that opens the gate when dropped. Declared after the server
+    /// (locals drop in reverse order), it releases parked handlers even when
+    /// an assertion fails, so the server can still drain and stop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::testing::Gate;
+    ///
+    /// let gate = Gate::new();
+    /// {
+    ///     let _open = gate.open_on_drop();
+    ///     // ... a test that may panic with handlers parked at `gate` ...
+    /// }
+    /// gate.wait(); // open: returns at once
+    /// ```
+    pub fn open_on_drop(&self) -> OpenOnDrop {
+        OpenOnDrop(self.clone())
+    }
+}
+
+/// Opens its [`Gate`] when dropped: see [`Gate::open_on_drop`].
+#[must_use = "the gate opens when the guard is dropped"]
+pub struct OpenOnDrop(Gate);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        self.0.open();
     }
 }
 

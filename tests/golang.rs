@@ -19,7 +19,7 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use courteous::testing::{
-    in_thread, wait_until, Ending, Gate, RawClient, RawResponse, StateLog, TestServer,
+    in_thread, wait_until, Ending, Gate, OpenOnDrop, RawClient, RawResponse, StateLog, TestServer,
 };
 use courteous::{Builder, ConnInfo, ConnState, Hijacked, Request, Response, Server, Stats};
 
@@ -79,16 +79,6 @@ fn hijacker(req: &mut Request) -> Response {
 
 // ----- servers --------------------------------------------------------------------
 
-/// Opens a gate when dropped, so that a failing assertion never leaves a
-/// handler parked (and its server undrainable).
-struct OpenOnDrop(Gate);
-
-impl Drop for OpenOnDrop {
-    fn drop(&mut self) {
-        self.0.open();
-    }
-}
-
 /// A test server serving [`held_at`] its gate. Derefs to the `TestServer`.
 struct Held {
     // Fields drop in order: the gate opens before the server is stopped.
@@ -107,7 +97,7 @@ fn held_on(server: Server) -> Held {
     let gate = Gate::new();
     let server = TestServer::serve(server, held_at(&gate));
     Held {
-        _open: OpenOnDrop(gate.clone()),
+        _open: gate.open_on_drop(),
         gate,
         server,
     }
@@ -253,6 +243,17 @@ fn assert_eof(c: &mut RawClient) {
     assert_eq!(c.read_end(T), Ending::Eof, "a FIN, nothing else");
 }
 
+/// Opens the gate on the one request held on `c` (`/hold`) in a drain: its
+/// response is the last (`Connection: close`), then a FIN, and `serve`
+/// returns promptly after the gate opened.
+fn release_the_last(h: &mut Held, c: &mut RawClient) {
+    let opened = Instant::now();
+    h.gate.open();
+    assert_last_response(c.read_response(T), "/hold\n");
+    assert_eof(c);
+    assert_serve_returns(h, opened, PROMPT);
+}
+
 /// A request sent on `c` gets no status line, only a clean EOF.
 fn assert_unanswered(c: &mut RawClient) {
     match c.read_response(T) {
@@ -324,11 +325,7 @@ fn in_flight_request_completes_with_connection_close() {
         s.serving && s.in_flight == 1,
         "the drain waits for it: {s:?}"
     );
-    let opened = Instant::now();
-    h.gate.open();
-    assert_last_response(c.read_response(T), "/hold\n");
-    assert_eof(&mut c);
-    assert_serve_returns(&mut h, opened, PROMPT);
+    release_the_last(&mut h, &mut c);
 }
 
 /// graceful `TestGracefulRun`, with a real client (ureq): a request in
@@ -504,11 +501,7 @@ fn close_on_signal_lets_the_in_flight_request_finish() {
     kill_process(getpid(), Signal::USR2).expect("raise SIGUSR2");
     await_stats(&h, "the drain the signal starts", |s| s.draining);
     assert_eq!(handle.signal_received(), Some(courteous::SIGUSR2));
-    let opened = Instant::now();
-    h.gate.open();
-    assert_last_response(c.read_response(T), "/hold\n");
-    assert_eof(&mut c);
-    assert_serve_returns(&mut h, opened, PROMPT);
+    release_the_last(&mut h, &mut c);
 }
 
 // ----- the listener -----------------------------------------------------------------
@@ -696,11 +689,7 @@ fn connection_active_again_when_the_drain_begins_is_not_closed_as_idle() {
         h.join(SHORT).is_none(),
         "serve returned with a request in flight"
     );
-    let opened = Instant::now();
-    h.gate.open();
-    assert_last_response(c.read_response(T), "/hold\n");
-    assert_eof(&mut c);
-    assert_serve_returns(&mut h, opened, PROMPT);
+    release_the_last(&mut h, &mut c);
 }
 
 /// No hostage (Go's `Shutdown` waits for a connection that sent half a

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use courteous::testing::{in_thread, wait_until, Ending, Gate, RawClient, RawResponse, TestServer};
+use courteous::testing::{
+    in_thread, wait_until, Ending, Gate, OpenOnDrop, RawClient, RawResponse, TestServer,
+};
 use courteous::{Error, Handle, Request, Response, Server, Stats};
 
 /// The bound on every wait that is expected to succeed.
@@ -38,20 +40,11 @@ fn held_at(gate: &Gate) -> impl Fn(&mut Request) -> Response + Send + Sync + 'st
     }
 }
 
-/// Opens its gate when dropped, so that a failing assertion never leaves a
-/// handler parked (and a server undrainable). Declare it after the server.
-struct OpenOnDrop(Gate);
-
-impl Drop for OpenOnDrop {
-    fn drop(&mut self) {
-        self.0.open();
-    }
-}
-
-/// A closed gate and its guard.
+/// A closed gate and its guard (declare it after the server).
 fn gate() -> (Gate, OpenOnDrop) {
     let g = Gate::new();
-    (g.clone(), OpenOnDrop(g))
+    let open = g.open_on_drop();
+    (g, open)
 }
 
 /// A fresh server on loopback, port 0.

@@ -126,20 +126,27 @@ fn before_shutdown_can_veto_a_close() {
     assert!(server.join(T).expect("serve returned").is_ok());
 }
 
-#[test]
-fn force_close_kills_what_is_left_now() {
+/// A server whose handler waits at the returned gate, and a client whose
+/// request is stuck there.
+fn one_request_stuck() -> (Gate, TestServer, RawClient) {
     let gate = Gate::new();
     let g = gate.clone();
-    let mut server = TestServer::start(Server::builder(), move |_: &mut Request| {
+    let server = TestServer::start(Server::builder(), move |_: &mut Request| {
         g.wait();
         "late\n"
     });
-    let handle = server.handle();
     let mut stuck = RawClient::connect(server.addr()).expect("connect");
     stuck
         .send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         .expect("send");
     assert!(gate.wait_parked(1, T));
+    (gate, server, stuck)
+}
+
+#[test]
+fn force_close_kills_what_is_left_now() {
+    let (gate, mut server, mut stuck) = one_request_stuck();
+    let handle = server.handle();
     assert!(handle.close());
     assert!(
         server.join(Duration::from_millis(100)).is_none(),
@@ -155,18 +162,9 @@ fn force_close_kills_what_is_left_now() {
 
 #[test]
 fn close_within_sets_this_drains_deadline() {
-    let gate = Gate::new();
-    let g = gate.clone();
-    let mut server = TestServer::start(Server::builder(), move |_: &mut Request| {
-        g.wait();
-        "late\n"
-    });
+    // The stuck client stays connected until the end.
+    let (gate, mut server, _stuck) = one_request_stuck();
     let handle = server.handle();
-    let mut stuck = RawClient::connect(server.addr()).expect("connect");
-    stuck
-        .send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-        .expect("send");
-    assert!(gate.wait_parked(1, T));
     let began = Instant::now();
     assert!(handle.close_within(Duration::from_millis(100)));
     assert!(server.join(T).expect("serve returned").is_ok());

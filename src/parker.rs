@@ -17,6 +17,7 @@
 //! ```
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -31,19 +32,19 @@ use crate::net::Waker;
 
 /// How the server stops the parker.
 pub(crate) struct ParkerHandle {
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
 }
 
 impl ParkerHandle {
     pub(crate) fn stop(&self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.stop.store(true, SeqCst);
         self.waker.wake();
     }
 }
 
 pub(crate) struct Parker {
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
     /// The workers' queue.
     ready: Sender<Conn>,
@@ -62,7 +63,7 @@ pub(crate) fn new(
     ready: Sender<Conn>,
     idle: Arc<IdleSet>,
 ) -> (ParkerHandle, Parker) {
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
     (
         ParkerHandle {
             stop: stop.clone(),
@@ -95,7 +96,7 @@ impl Parker {
         // whether that look applied the drain's rules.
         let mut planned: Option<Instant> = None;
         let mut planned_draining = false;
-        while !self.stop.load(std::sync::atomic::Ordering::SeqCst) {
+        while !self.stop.load(SeqCst) {
             while let Some(c) = self.pending.pop_front() {
                 if let Err(c) = self.dispatch(c) {
                     self.pending.push_front(c);

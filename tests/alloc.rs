@@ -107,14 +107,13 @@ fn keep_alive_requests_allocate_nothing_on_the_server() {
     // that first time can come late for a worker that rarely waits. So a
     // thread may show one cycle with an allocation or two; anything per
     // request would show in most of its cycles.
-    for &(thread, _) in &steady {
-        let with: Vec<u64> = steady
-            .iter()
-            .filter(|&&(t, d)| t == thread && d > 0)
-            .map(|&(_, d)| d)
-            .collect();
+    let mut with: std::collections::HashMap<u64, Vec<u64>> = Default::default();
+    for &(thread, d) in steady.iter().filter(|&&(_, d)| d > 0) {
+        with.entry(thread).or_default().push(d);
+    }
+    for (thread, allocs) in &with {
         assert!(
-            with.len() <= 1 && with.iter().all(|&d| d <= 2),
+            allocs.len() <= 1 && allocs.iter().all(|&d| d <= 2),
             "allocations per keep-alive request cycle after warm-up, thread {thread}: {steady:?}"
         );
     }

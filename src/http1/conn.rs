@@ -206,15 +206,7 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
             .max_requests_per_conn
             .map_or(true, |max| conn.requests < max);
     if keep && !decoder.is_done() {
-        let mut src = Source::new(
-            Io {
-                stream: &conn.stream,
-                tls: conn.tls.as_deref_mut(),
-            },
-            &mut w.buf,
-            cfg,
-            &mut continue_pending,
-        );
+        let mut src = Source::new(conn.io(), &mut w.buf, cfg, &mut continue_pending);
         keep = decoder.discard(&mut src, cfg.max_discard_bytes);
     }
     if keep && shared.is_draining() && !head::complete_head_buffered(w.buf.filled()) {

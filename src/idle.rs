@@ -316,11 +316,21 @@ impl IdleSet {
     /// Watches a connection no worker holds.
     fn hold(&self, mut held: Held) -> Result<(), Conn> {
         let flags = epoll::EventFlags::IN | epoll::EventFlags::ONESHOT;
-        let deadline = held.deadline(held.conn.shared.is_closing());
         let was_registered = held.conn.registered;
         held.conn.registered = true;
         let stream = held.conn.stream.clone();
+        #[cfg(test)]
+        if let Some(f) = tests::BEFORE_LOCK.with(|h| h.take()) {
+            f();
+        }
         let mut parked = self.parked.lock();
+        // Whether a drain began is read under the lock: a parker that saw
+        // the drain begin and looked at the slab before this (missing this
+        // connection) made this read see it too, so this connection's
+        // deadline is the drain's and it wakes the parker if that is
+        // sooner than planned. Read before the lock, a drain could begin
+        // unseen by both, and the connection wait out its idle timeout.
+        let deadline = held.deadline(held.conn.shared.is_closing());
         let k = parked.slab.insert(held);
         // Registered under the lock: the parker sees a parked connection
         // only once the kernel watches it, and an event can only name a
@@ -605,6 +615,64 @@ fn peer_closed(conn: &Conn) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use crate::drain::Shared;
+    use crate::net::{Protocol, Stream};
+    use crate::registry::{ConnInfo, ConnState};
+
+    thread_local! {
+        /// Runs once in `hold` just before it takes the lock: a test's way
+        /// into the race between a worker parking and a drain beginning.
+        pub(super) static BEFORE_LOCK: std::cell::Cell<Option<Box<dyn FnOnce()>>> =
+            const { std::cell::Cell::new(None) };
+    }
+
+    #[test]
+    fn a_drain_that_begins_while_a_connection_parks_gives_it_the_drain_deadline() {
+        let shared = Shared::new(Config::default());
+        let _closed = shared.begin_serving(Vec::new()).unwrap().unwrap();
+        let idle = Arc::new(IdleSet::new(Arc::new(Waker::new().unwrap()), 2).unwrap());
+        let (ours, _theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let info = ConnInfo {
+            id: shared.next_conn_id(),
+            peer: None,
+            local: None,
+            cred: None,
+            tls: false,
+        };
+        let mut conn = Conn::accept(&shared, Stream::Unix(ours), info, None, Protocol::Http1);
+        // Kept alive after a response: outside a drain it may wait the idle
+        // timeout (60 s), longer than the parker's heartbeat.
+        conn.state = ConnState::Idle;
+        conn.requests = 1;
+        let drain_deadline = conn.last_active + shared.config.drain_grace;
+
+        // The drain begins, and the parker looks at the (empty) set, just
+        // as this connection is about to park.
+        let (s, i) = (shared.clone(), idle.clone());
+        BEFORE_LOCK.with(|h| {
+            h.set(Some(Box::new(move || {
+                assert!(s.close(None));
+                assert!(s.is_closing());
+                let mut out = Vec::new();
+                i.expire(Instant::now(), true, &mut out);
+                assert!(out.is_empty());
+            })))
+        });
+        idle.park(conn);
+        assert!(BEFORE_LOCK.with(|h| h.take()).is_none(), "the hook ran");
+
+        // The parker's next look is at the drain's deadline, not at its
+        // heartbeat nor at the idle timeout.
+        let next = idle.next_look().expect("a planned look");
+        assert!(next <= drain_deadline, "{next:?} > {drain_deadline:?}");
+        let mut out = Vec::new();
+        idle.expire(drain_deadline, true, &mut out);
+        assert_eq!(out.len(), 1, "the drain's deadline took it out");
+        drop(out);
+        drop(idle.clear());
+        shared.finish();
+    }
 
     #[test]
     fn a_removed_key_names_nothing_even_after_its_slot_is_reused() {

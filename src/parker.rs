@@ -121,7 +121,7 @@ impl Parker {
                     // Its request arrived just as its time ran out: serve it.
                     self.hand_back(c);
                 } else {
-                    self.idle.close(c);
+                    self.idle.close_now(c);
                 }
             }
 
@@ -145,6 +145,10 @@ impl Parker {
             // Connections the full queue refused are retried soon.
             let retry = (!self.pending.is_empty()).then_some(now + Duration::from_millis(1));
             let next = [planned, tick, retry].into_iter().flatten().min();
+            // Timed from now, not from the turn's start: closing many
+            // connections (or being preempted) took time the sleep must not
+            // add to the next deadline.
+            let now = Instant::now();
             let timeout = next.map(|d| {
                 Timespec::try_from(d.saturating_duration_since(now)).unwrap_or(Timespec {
                     tv_sec: i64::MAX / 2,

@@ -75,9 +75,9 @@ impl Conn {
     /// Sends our FIN, after a TLS `close_notify` (the peer sees a clean end
     /// of stream). The connection stays registered, as closing, until it
     /// is dropped after the linger; a shutdown deadline does not count it
-    /// as killed.
-    pub(crate) fn shutdown_write(&mut self) {
-        self.io().shutdown_write();
+    /// as killed. `wait`: as [`Io::shutdown_write`].
+    pub(crate) fn shutdown_write(&mut self, wait: bool) {
+        self.io().shutdown_write(wait);
         self.shared.closing(&self.info);
     }
 }

@@ -294,9 +294,21 @@ impl IdleSet {
 
     /// Closes `conn` cleanly: our FIN now; then, unless the peer's FIN is
     /// already here, it lingers until the peer's FIN or the linger bound.
-    /// No worker waits for it.
-    pub(crate) fn close(&self, mut conn: Conn) {
-        conn.shutdown_write();
+    /// No worker waits for it. For a worker: a TLS `close_notify` may wait
+    /// for room in the socket, as the response before it did.
+    pub(crate) fn close(&self, conn: Conn) {
+        self.close_with(conn, true);
+    }
+
+    /// [`close`](Self::close) for the parker, which must never wait on one
+    /// connection: a TLS `close_notify` that does not fit in the socket now
+    /// (the peer stopped reading) is left out.
+    pub(crate) fn close_now(&self, conn: Conn) {
+        self.close_with(conn, false);
+    }
+
+    fn close_with(&self, mut conn: Conn, wait: bool) {
+        conn.shutdown_write(wait);
         let linger = conn.shared.config.linger;
         if linger.is_zero() || peer_closed(&conn) {
             return;

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use rustls::ServerConnection;
 
-use crate::net::{wait_readable, Ready, Stream, Waker};
+use crate::net::{wait_readable, Ready, SendNow, Stream, Waker};
 
 /// What one read got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,7 @@ impl Io<'_> {
         }
         let state = tls.process_new_packets();
         // Handshake messages, or the alert for a bad record, go out now.
-        flush_tls(tls, self.stream)?;
+        flush_tls(tls, &mut { self.stream })?;
         state.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         match tls.reader().read(out) {
             Ok(0) => Ok(Got::Eof),
@@ -129,16 +129,23 @@ impl Io<'_> {
             }
             Some(tls) => {
                 tls.writer().write_all(data)?;
-                flush_tls(tls, self.stream)
+                flush_tls(tls, &mut { self.stream })
             }
         }
     }
 
-    /// Ends our side: TLS `close_notify`, then the FIN.
-    pub(crate) fn shutdown_write(&mut self) {
+    /// Ends our side: TLS `close_notify`, then the FIN. With `wait`, the
+    /// `close_notify` waits for room in the socket (up to the write
+    /// timeout), as a response would; without, it goes only if it fits
+    /// now, so that a peer that stopped reading cannot hold the thread.
+    pub(crate) fn shutdown_write(&mut self, wait: bool) {
         if let Some(tls) = self.tls.as_deref_mut() {
             tls.send_close_notify();
-            let _ = flush_tls(tls, self.stream);
+            let _ = if wait {
+                flush_tls(tls, &mut { self.stream })
+            } else {
+                flush_tls(tls, &mut SendNow(self.stream))
+            };
         }
         let _ = self.stream.shutdown(Shutdown::Write);
     }
@@ -155,12 +162,96 @@ impl Write for Io<'_> {
     }
 }
 
-/// Sends what rustls has queued (the socket is blocking, with a write
-/// timeout).
-fn flush_tls(tls: &mut ServerConnection, stream: &Stream) -> io::Result<()> {
-    let mut s = stream;
+/// Sends what rustls has queued to `out` (the socket itself, blocking with
+/// a write timeout; or [`SendNow`]).
+fn flush_tls(tls: &mut ServerConnection, out: &mut dyn Write) -> io::Result<()> {
     while tls.wants_write() {
-        tls.write_tls(&mut s)?;
+        tls.write_tls(out)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::Pem;
+    use std::os::unix::net::UnixStream;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    const T: Duration = Duration::from_secs(10);
+
+    fn server_session() -> ServerConnection {
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let cert = Pem::Bytes(ck.cert.pem().into_bytes());
+        let key = Pem::Bytes(ck.signing_key.serialize_pem().into_bytes());
+        ServerConnection::new(crate::tls::config_from_pem(&cert, &key).unwrap()).unwrap()
+    }
+
+    /// A socket pair whose first end's socket is full: the peer reads
+    /// nothing. Returns the pair and the bytes written.
+    fn full_pair() -> (UnixStream, UnixStream, usize) {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let chunk = [0u8; 4096];
+        let mut sent = 0;
+        loop {
+            match (&ours).write(&chunk) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        ours.set_nonblocking(false).unwrap();
+        (ours, theirs, sent)
+    }
+
+    /// Everything the peer receives until our FIN.
+    fn read_to_fin(mut theirs: UnixStream) -> Vec<u8> {
+        theirs.set_read_timeout(Some(T)).unwrap();
+        let mut got = Vec::new();
+        theirs
+            .read_to_end(&mut got)
+            .expect("the FIN, within the bound");
+        got
+    }
+
+    /// Closes our side on another thread; says whether rustls still had the
+    /// `close_notify` queued after, or `None` if the close did not return.
+    fn close_on_a_thread(ours: UnixStream, wait: bool) -> Option<bool> {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let stream = Stream::Unix(ours);
+            let mut tls = server_session();
+            Io {
+                stream: &stream,
+                tls: Some(&mut tls),
+            }
+            .shutdown_write(wait);
+            let _ = tx.send(tls.wants_write());
+        });
+        rx.recv_timeout(T).ok()
+    }
+
+    #[test]
+    fn a_close_that_must_not_wait_leaves_out_a_close_notify_that_does_not_fit() {
+        let (ours, theirs, filled) = full_pair();
+        // A waiting close would block here for good (no write timeout).
+        let queued = close_on_a_thread(ours, false).expect("the close returned");
+        assert!(queued, "the close_notify did not fit, and was left out");
+        let got = read_to_fin(theirs);
+        assert_eq!(got.len(), filled, "the FIN came right after the filler");
+    }
+
+    #[test]
+    fn a_close_with_room_sends_the_close_notify_then_the_fin() {
+        for wait in [false, true] {
+            let (ours, theirs) = UnixStream::pair().unwrap();
+            let queued = close_on_a_thread(ours, wait).expect("the close returned");
+            assert!(!queued, "wait: {wait}: the close_notify went out");
+            let got = read_to_fin(theirs);
+            // One TLS record: an alert (content type 21).
+            assert_eq!(got.first(), Some(&21), "wait: {wait}: {got:?}");
+        }
+    }
 }

@@ -522,6 +522,27 @@ pub(crate) fn read_now(fd: &impl AsFd, out: &mut [u8]) -> io::Result<TryRead> {
     }
 }
 
+/// A writer that sends what fits in the socket now (`MSG_DONTWAIT`) and
+/// reports `WouldBlock` for the rest; the socket stays blocking for every
+/// other write.
+pub(crate) struct SendNow<'a>(pub(crate) &'a Stream);
+
+impl io::Write for SendNow<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let flags = rustix::net::SendFlags::DONTWAIT | rustix::net::SendFlags::NOSIGNAL;
+        loop {
+            return match rustix::net::send(self.0, buf, flags) {
+                Err(rustix::io::Errno::INTR) => continue,
+                r => r.map_err(io::Error::from),
+            };
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Applies the per-connection socket options to an accepted TCP stream.
 pub(crate) fn tune_tcp(stream: &TcpStream, cfg: &crate::config::Config) -> io::Result<()> {
     tune_sock(&socket2::SockRef::from(stream), cfg)

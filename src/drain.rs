@@ -38,7 +38,14 @@ pub(crate) struct State {
     pub(crate) phase: Phase,
     /// `close()` came before `serve()`: the next `serve` returns at once.
     pub(crate) close_pending: bool,
+    /// Requests of this run in flight: a drain waits for them.
     pub(crate) in_flight: usize,
+    /// Requests of earlier runs still in their handlers: a forced close
+    /// ended their connections, and no drain waits for them.
+    pub(crate) orphans: usize,
+    /// Numbers the runs (a forced close starts a new one too), so that a
+    /// request ends in the count it started in.
+    pub(crate) run: u64,
     pub(crate) routines: usize,
     pub(crate) registry: Registry,
     pub(crate) accepted: u64,
@@ -72,6 +79,23 @@ impl State {
     fn drained(&self) -> bool {
         self.in_flight == 0 && self.routines == 0 && self.registry.is_empty()
     }
+
+    /// Requests in flight now leave this run's count: nothing waits for
+    /// them any more (a forced close ended their connections, or a new run
+    /// begins).
+    fn retire_run(&mut self) {
+        self.orphans += std::mem::take(&mut self.in_flight);
+        self.run += 1;
+    }
+
+    /// A request of `run` is done.
+    fn end_request(&mut self, run: u64) {
+        if run == self.run {
+            self.in_flight -= 1;
+        } else {
+            self.orphans -= 1;
+        }
+    }
 }
 
 /// What every thread of a server shares.
@@ -102,6 +126,8 @@ impl Shared {
                 phase: Phase::Ready,
                 close_pending: false,
                 in_flight: 0,
+                orphans: 0,
+                run: 0,
                 routines: 0,
                 registry: Registry::default(),
                 accepted: 0,
@@ -165,6 +191,7 @@ impl Shared {
             return Ok(None);
         }
         let (tx, rx) = crossbeam_channel::bounded(0);
+        st.retire_run();
         st.phase = Phase::Serving;
         st.drain_started = None;
         st.wakers = wakers;
@@ -418,6 +445,9 @@ impl Shared {
         let left = st.registry.drain_all();
         let killed = left.iter().filter(|e| !e.closing).count();
         st.killed += killed as u64;
+        // Handlers still running go on, but the next run's drain does not
+        // wait for them.
+        st.retire_run();
         drop(st);
         for e in &left {
             let _ = e.stream.shutdown(Shutdown::Both);
@@ -439,7 +469,7 @@ impl Shared {
     pub(crate) fn stats(&self) -> crate::handle::Stats {
         let st = self.state.lock();
         crate::handle::Stats {
-            in_flight: st.in_flight,
+            in_flight: st.in_flight + st.orphans,
             routines: st.routines,
             connections: st.registry.len(),
             new: st.registry.count(ConnState::New),
@@ -510,21 +540,23 @@ impl Shared {
     /// A request head was read: the request is in flight.
     /// A request head was read: the request is in flight, and its
     /// connection Active (one lock for both).
-    pub(crate) fn request_started(&self, info: &ConnInfo) {
-        let old = {
+    /// Returns the run it counts in.
+    pub(crate) fn request_started(&self, info: &ConnInfo) -> u64 {
+        let (old, run) = {
             let mut st = self.state.lock();
             st.in_flight += 1;
-            st.registry.set(info.id, ConnState::Active)
+            (st.registry.set(info.id, ConnState::Active), st.run)
         };
         if let Some(old) = old {
             self.report(info, old, ConnState::Active);
         }
+        run
     }
 
     /// A request is done (its response written, or abandoned).
-    pub(crate) fn request_finished(&self, served: bool) {
+    pub(crate) fn request_finished(&self, served: bool, run: u64) {
         let mut st = self.state.lock();
-        st.in_flight -= 1;
+        st.end_request(run);
         if served {
             st.served += 1;
         }
@@ -535,10 +567,10 @@ impl Shared {
 
     /// A response is written: the request leaves the count and, when the
     /// connection stays open, it turns `next` (Idle), under one lock.
-    pub(crate) fn request_done(&self, info: &ConnInfo, next: Option<ConnState>) {
+    pub(crate) fn request_done(&self, info: &ConnInfo, next: Option<ConnState>, run: u64) {
         let old = {
             let mut st = self.state.lock();
-            st.in_flight -= 1;
+            st.end_request(run);
             st.served += 1;
             let old = next.and_then(|s| st.registry.set(info.id, s));
             if st.phase == Phase::Draining && st.drained() {
@@ -596,6 +628,8 @@ impl Shared {
 /// path it leaves by (a panic included).
 pub(crate) struct InFlight<'a> {
     shared: &'a Shared,
+    /// The run it counts in.
+    run: u64,
     armed: bool,
 }
 
@@ -603,10 +637,11 @@ impl<'a> InFlight<'a> {
     /// The request's head is read: counts it, and marks its connection
     /// Active if the head arrived in one piece.
     pub(crate) fn start(shared: &'a Shared, conn: &mut crate::conn::Conn) -> Self {
-        shared.request_started(&conn.info);
+        let run = shared.request_started(&conn.info);
         conn.state = ConnState::Active;
         InFlight {
             shared,
+            run,
             armed: true,
         }
     }
@@ -620,7 +655,7 @@ impl<'a> InFlight<'a> {
     ) -> crate::pool::Next {
         self.armed = false;
         let next = keep_alive.then_some(ConnState::Idle);
-        self.shared.request_done(&conn.info, next);
+        self.shared.request_done(&conn.info, next, self.run);
         match next {
             Some(s) => {
                 conn.state = s;
@@ -634,7 +669,7 @@ impl<'a> InFlight<'a> {
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         if self.armed {
-            self.shared.request_finished(false);
+            self.shared.request_finished(false, self.run);
         }
     }
 }

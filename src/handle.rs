@@ -65,6 +65,8 @@ impl std::fmt::Debug for Handle {
 #[non_exhaustive]
 pub struct Stats {
     /// Requests whose head was read and whose response is not yet written.
+    /// Counts too the handlers a forced close left running (their
+    /// connections are gone); a later run's drain does not wait for those.
     pub in_flight: usize,
     /// Routines tracked with [`Handle::track`] and not yet finished.
     pub routines: usize,
@@ -170,6 +172,11 @@ impl Handle {
     /// (counted in [`connections_killed`](Handle::connections_killed)),
     /// starting the drain first if needed; what a second Ctrl-C does.
     /// False when the server is not serving.
+    ///
+    /// A handler still running goes on to its end (a thread cannot be
+    /// stopped from outside); its response goes nowhere. It stays in
+    /// [`Stats::in_flight`](crate::Stats::in_flight) until then, but a
+    /// later `serve`'s drain does not wait for it.
     ///
     /// # Examples
     ///

@@ -318,6 +318,46 @@ fn serves_again_after_a_finished_drain() {
     }
 }
 
+#[test]
+fn a_handler_left_running_by_a_forced_close_does_not_hold_the_next_drain() {
+    let server = bind(Server::builder());
+    let handle = server.handle();
+    let addr = server.local_addr().expect("TCP");
+    let (gate, _open) = gate();
+
+    // Run 1 ends by force while a handler is held.
+    let mut serving = Serving::server(&server, held_at(&gate));
+    await_stats(&handle, "listening", |s| s.listening);
+    let _held = hold_one(addr, &gate);
+    assert!(handle.force_close());
+    serving.join(T).expect("serve returns").expect("Ok");
+    drop(serving);
+    let st = handle.stats();
+    assert_eq!(
+        (st.killed, st.in_flight),
+        (1, 1),
+        "the handler still runs: {st:?}"
+    );
+
+    // Run 2 serves and drains on its own: the old run's handler is not
+    // one of its requests.
+    let serving = Serving::server(&server, held_at(&gate));
+    get_hello(&mut connect_when_listening(&handle, addr));
+    serving
+        .stop()
+        .expect("serve returns Ok while the old handler runs");
+    assert_eq!(handle.stats().in_flight, 1, "still counted until it ends");
+
+    // When it ends, its count goes, and the counts stay whole for run 3.
+    gate.open();
+    await_stats(&handle, "the old handler's end", |s| s.in_flight == 0);
+    let serving = Serving::server(&server, held_at(&gate));
+    get_hello(&mut connect_when_listening(&handle, addr));
+    serving.stop().expect("serve returns Ok");
+    let st = handle.stats();
+    assert_eq!((st.in_flight, st.connections), (0, 0), "{st:?}");
+}
+
 // ----- the wait group -----------------------------------------------------------
 
 #[test]

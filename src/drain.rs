@@ -537,10 +537,8 @@ impl Shared {
         }
     }
 
-    /// A request head was read: the request is in flight.
     /// A request head was read: the request is in flight, and its
-    /// connection Active (one lock for both).
-    /// Returns the run it counts in.
+    /// connection Active (one lock for both). Returns the run it counts in.
     pub(crate) fn request_started(&self, info: &ConnInfo) -> u64 {
         let (old, run) = {
             let mut st = self.state.lock();

@@ -21,23 +21,13 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::config::Config;
 use crate::net::{Stream, Waker};
+use crate::phase::{Begin, Kind, NotReady, Phase, Timing};
 use crate::registry::{ConnInfo, ConnState, Registry};
 
-/// The lifecycle of one server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phase {
-    Ready,
-    Serving,
-    /// Closed, but within the drain delay: still accepting, health checks
-    /// fail, responses say `Connection: close`.
-    Delaying,
-    Draining,
-}
-
 pub(crate) struct State {
+    /// Where the server is in its serve/drain cycle: changed only by its
+    /// methods, in one lock hold with what goes with the change.
     pub(crate) phase: Phase,
-    /// `close()` came before `serve()`: the next `serve` returns at once.
-    pub(crate) close_pending: bool,
     /// Requests of this run in flight: a drain waits for them.
     pub(crate) in_flight: usize,
     /// Requests of earlier runs still in their handlers: a forced close
@@ -51,15 +41,6 @@ pub(crate) struct State {
     pub(crate) accepted: u64,
     pub(crate) served: u64,
     pub(crate) killed: u64,
-    pub(crate) signal: Option<i32>,
-    pub(crate) drain_started: Option<Instant>,
-    /// The end of the drain delay, while it runs.
-    pub(crate) delay_until: Option<Instant>,
-    /// Force-close now (a second signal, or `Handle::force_close`).
-    pub(crate) force: bool,
-    /// When this drain force-closes what is left: from `shutdown_timeout`,
-    /// or sooner from `Handle::close_within`.
-    pub(crate) deadline: Option<Instant>,
     /// The listener is open (accepting, or queueing connects for us).
     pub(crate) listening: bool,
     /// The listener while serving, for hand-off (a clone for another
@@ -123,8 +104,7 @@ impl Shared {
         let shared = Arc::new(Shared {
             config,
             state: Mutex::new(State {
-                phase: Phase::Ready,
-                close_pending: false,
+                phase: Phase::default(),
                 in_flight: 0,
                 orphans: 0,
                 run: 0,
@@ -133,11 +113,6 @@ impl Shared {
                 accepted: 0,
                 served: 0,
                 killed: 0,
-                signal: None,
-                drain_started: None,
-                delay_until: None,
-                force: false,
-                deadline: None,
                 listening: false,
                 listener: None,
                 serve_thread: None,
@@ -167,10 +142,25 @@ impl Shared {
     }
 
     pub(crate) fn drain_started(&self) -> Option<Instant> {
-        self.state.lock().drain_started
+        self.state.lock().phase.drain_started()
     }
 
     // ----- lifecycle -------------------------------------------------------
+
+    fn timing(&self) -> Timing {
+        Timing {
+            delay: self.config.drain_delay,
+            timeout: self.config.shutdown_timeout,
+        }
+    }
+
+    /// Mirrors the phase in the lock-free flags; called at the end of every
+    /// lock hold that changed it.
+    fn publish(&self, st: &State) {
+        self.draining
+            .store(st.phase.is_draining(), Ordering::Release);
+        self.closing.store(st.phase.is_closing(), Ordering::Release);
+    }
 
     /// Ready → Serving. `Ok(None)`: a close came first, serve returns at
     /// once. `Ok(Some(closed))`: `closed` disconnects when a drain starts.
@@ -179,124 +169,113 @@ impl Shared {
         wakers: Vec<Arc<Waker>>,
     ) -> Result<Option<crossbeam_channel::Receiver<()>>, crate::Error> {
         let mut st = self.state.lock();
-        match st.phase {
-            Phase::Serving => return Err(crate::Error::NotReady { quitting: false }),
-            Phase::Delaying | Phase::Draining => {
-                return Err(crate::Error::NotReady { quitting: true })
+        match st.phase.begin_serving() {
+            Err(NotReady::Serving) => Err(crate::Error::NotReady { quitting: false }),
+            Err(NotReady::Draining) => Err(crate::Error::NotReady { quitting: true }),
+            Ok(Begin::ClosedFirst) => Ok(None),
+            Ok(Begin::Serve) => {
+                let (tx, rx) = crossbeam_channel::bounded(0);
+                st.retire_run();
+                st.wakers = wakers;
+                st.close_tx = Some(tx);
+                st.serve_thread = Some(std::thread::current().id());
+                self.publish(&st);
+                Ok(Some(rx))
             }
-            Phase::Ready => {}
         }
-        if st.close_pending {
-            st.close_pending = false;
-            return Ok(None);
-        }
-        let (tx, rx) = crossbeam_channel::bounded(0);
-        st.retire_run();
-        st.phase = Phase::Serving;
-        st.drain_started = None;
-        st.wakers = wakers;
-        st.close_tx = Some(tx);
-        st.serve_thread = Some(std::thread::current().id());
-        self.draining.store(false, Ordering::Release);
-        Ok(Some(rx))
     }
 
     /// Starts a drain; true only for the call that started it. With a
     /// drain delay the listener stays open for the delay first (a second
     /// close skips the rest of it). A `before_shutdown` veto keeps serving.
     pub(crate) fn close(&self, signal: Option<i32>) -> bool {
-        {
-            let mut st = self.state.lock();
-            match st.phase {
-                Phase::Draining => return false,
-                Phase::Delaying => {
-                    drop(st);
-                    self.start_drain();
-                    return false;
-                }
-                Phase::Ready => {
-                    if st.close_pending {
-                        return false;
-                    }
-                    st.close_pending = true;
-                    if signal.is_some() {
-                        st.signal = signal;
-                    }
-                    return true;
-                }
-                Phase::Serving => {}
-            }
+        if !self.veto_passed() {
+            return false;
         }
-        if let Some(veto) = &self.config.before_shutdown {
-            if !veto() {
-                log::info!("courteous: close vetoed by before_shutdown");
-                return false;
-            }
-        }
-        let delayed = {
+        let (done, followup) = {
             let mut st = self.state.lock();
-            if st.phase != Phase::Serving {
-                return false; // another close won the race
-            }
-            if signal.is_some() {
-                st.signal = signal;
-            }
-            self.draining.store(true, Ordering::Release);
-            if self.config.drain_delay.is_zero() {
-                false
-            } else {
-                st.phase = Phase::Delaying;
-                st.delay_until = Some(Instant::now() + self.config.drain_delay);
-                self.cond.notify_all();
-                true
-            }
+            let done = st.phase.close(Instant::now(), signal, self.timing());
+            let f = self.after_change(&mut st, done.accepted(), done.began_drain());
+            (done, f)
         };
-        self.run_shutdown_hooks();
-        if delayed {
+        self.after_unlock(followup);
+        done.accepted()
+    }
+
+    /// Asks the `before_shutdown` veto, when a close would start a drain
+    /// now; it runs outside the lock (it is the user's code), so a
+    /// concurrent close may win meanwhile: the transition after it decides.
+    fn veto_passed(&self) -> bool {
+        let Some(veto) = &self.config.before_shutdown else {
+            return true;
+        };
+        if self.state.lock().phase.kind() != Kind::Serving {
+            return true;
+        }
+        if veto() {
+            return true;
+        }
+        log::info!("courteous: close vetoed by before_shutdown");
+        false
+    }
+
+    /// What goes with a phase change, in the same lock hold: the shutdown
+    /// hooks are counted as routines when a close was `accepted` while
+    /// serving, and a drain that `began` drops the close channel. Says
+    /// what is left to do once the lock is released.
+    fn after_change(&self, st: &mut State, accepted: bool, began: bool) -> Followup {
+        let hooks = accepted && st.phase.kind() != Kind::Ready;
+        if hooks {
+            st.routines += self.config.on_shutdown.len();
+        }
+        if began {
+            st.close_tx = None;
+        }
+        self.publish(st);
+        self.cond.notify_all();
+        Followup {
+            hooks,
+            delayed: hooks && !began,
+            began,
+        }
+    }
+
+    /// What follows a phase change, outside the lock: the shutdown hooks
+    /// run, the threads that must see the change are woken, and when the
+    /// drain began, we wait until the listener is closed.
+    fn after_unlock(&self, f: Followup) {
+        if f.hooks {
+            self.run_shutdown_hooks();
+        }
+        if f.delayed {
             log::info!(
                 "courteous: drain delay of {:?} started: health checks fail, the listener stays open",
                 self.config.drain_delay
             );
-            // The accept loop times its wait to the end of the delay.
-            self.wake_all();
-        } else {
-            self.start_drain();
         }
-        true
+        if f.began {
+            log::info!("courteous: drain started");
+        }
+        if f.hooks || f.began {
+            // The accept loop times its wait to the end of a delay, or
+            // closes the listener; workers apply the drain's bounds.
+            self.wake_all();
+        }
+        if f.began {
+            self.wait_listener_closed();
+        }
     }
 
-    /// Closing → the real drain: the listener closes, idle connections go.
-    pub(crate) fn start_drain(&self) {
-        {
-            let mut st = self.state.lock();
-            if !matches!(st.phase, Phase::Serving | Phase::Delaying) {
-                return;
-            }
-            st.phase = Phase::Draining;
-            st.delay_until = None;
-            let now = Instant::now();
-            st.drain_started = Some(now);
-            // The configured deadline, unless a close_within set a sooner one.
-            if let Some(t) = self.config.shutdown_timeout {
-                let d = now + t;
-                st.deadline = Some(st.deadline.map_or(d, |e| e.min(d)));
-            }
-            self.draining.store(true, Ordering::Release);
-            self.closing.store(true, Ordering::Release);
-            st.close_tx = None;
-            self.cond.notify_all();
-        }
-        log::info!("courteous: drain started");
-        self.wake_all();
-        // Return once the listener is closed, so that a connect made after
-        // close() returns is refused. The accept loop does that at once when
-        // woken (it never blocks while draining); the bound only guards
-        // against a close() made on the accept thread itself, from a state
-        // hook.
+    /// Returns once the listener is closed, so that a connect made after
+    /// `close()` returns is refused. The accept loop does that at once when
+    /// woken (it never blocks while draining); the bound only guards
+    /// against a close() made on the accept thread itself, from a state
+    /// hook.
+    fn wait_listener_closed(&self) {
         let mut st = self.state.lock();
         if st.serve_thread != Some(std::thread::current().id()) {
             let deadline = Instant::now() + LISTENER_CLOSE_BOUND;
-            while st.listening && st.phase == Phase::Draining {
+            while st.listening && st.phase.is_closing() {
                 if self.cond.wait_until(&mut st, deadline).timed_out() {
                     break;
                 }
@@ -304,67 +283,75 @@ impl Shared {
         }
     }
 
+    /// The end of the drain delay: the real drain begins (the listener
+    /// closes, idle connections go). Called by the accept loop.
+    pub(crate) fn start_drain(&self) {
+        let followup = {
+            let mut st = self.state.lock();
+            let began = st.phase.start_drain(Instant::now(), self.timing());
+            self.after_change(&mut st, false, began)
+        };
+        self.after_unlock(followup);
+    }
+
     /// The end of a drain delay, if one runs.
     pub(crate) fn delay_until(&self) -> Option<Instant> {
-        self.state.lock().delay_until
+        self.state.lock().phase.delay_until()
     }
 
     /// Force-closes what is left now, as the shutdown deadline would (a
-    /// second signal during a drain). Starts the drain first if needed.
-    /// False when the server is not serving.
+    /// second signal during a drain), starting the drain first if needed,
+    /// without its delay. False when the server is not serving.
     pub(crate) fn force(&self) -> bool {
-        let phase = self.state.lock().phase;
-        match phase {
-            Phase::Ready => return false,
-            Phase::Serving => {
-                if !self.close(None) {
-                    return false;
-                }
-            }
-            Phase::Delaying => self.start_drain(),
-            Phase::Draining => {}
+        if !self.veto_passed() {
+            return false;
         }
-        let mut st = self.state.lock();
-        st.force = true;
-        self.cond.notify_all();
-        true
+        let (forced, followup) = {
+            let mut st = self.state.lock();
+            let was = st.phase.kind();
+            let forced = st.phase.force(Instant::now(), self.timing());
+            let accepted = was == Kind::Serving;
+            let began = matches!(was, Kind::Serving | Kind::Delaying);
+            (forced, self.after_change(&mut st, accepted, began))
+        };
+        self.after_unlock(followup);
+        forced
     }
 
     /// Starts the drain (if needed) with a deadline `timeout` from now, or
     /// brings an existing deadline forward (tylerb/graceful's
     /// `Stop(timeout)`, Go's `Shutdown(ctx)`). False when not serving.
     pub(crate) fn close_within(&self, timeout: std::time::Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let phase = self.state.lock().phase;
-        match phase {
-            Phase::Ready => return false,
-            Phase::Serving => {
-                if !self.close(None) && self.state.lock().phase == Phase::Serving {
-                    return false; // vetoed
-                }
-            }
-            Phase::Delaying => self.start_drain(),
-            Phase::Draining => {}
+        if !self.veto_passed() {
+            return false;
         }
-        let mut st = self.state.lock();
-        st.deadline = Some(st.deadline.map_or(deadline, |e| e.min(deadline)));
-        self.cond.notify_all();
-        true
+        let (ok, followup) = {
+            let mut st = self.state.lock();
+            let was = st.phase.kind();
+            let ok = st
+                .phase
+                .close_within(Instant::now(), timeout, self.timing());
+            let accepted = was == Kind::Serving;
+            let began = was != Kind::Draining && st.phase.is_closing();
+            (ok, self.after_change(&mut st, accepted, began))
+        };
+        self.after_unlock(followup);
+        ok
     }
 
     /// A signal arrived: the first closes, the next one skips a drain delay
     /// or, during the drain, forces the deadline now.
     pub(crate) fn on_signal(&self, sig: i32) {
-        let phase = self.state.lock().phase;
-        match phase {
-            Phase::Ready | Phase::Serving => {
+        let kind = self.state.lock().phase.kind();
+        match kind {
+            Kind::Ready | Kind::Serving => {
                 self.close(Some(sig));
             }
-            Phase::Delaying => {
+            Kind::Delaying => {
                 log::info!("courteous: signal {sig} again: the drain delay is cut short");
-                self.start_drain();
+                self.close(Some(sig));
             }
-            Phase::Draining => {
+            Kind::Draining => {
                 log::warn!("courteous: signal {sig} again: force-closing what is left");
                 self.force();
             }
@@ -379,11 +366,11 @@ impl Shared {
     }
 
     /// Runs the `on_shutdown` callbacks, each on a thread of its own and
-    /// tracked as a routine: the drain does not end before they do.
+    /// tracked as a routine (counted when the close was accepted): the
+    /// drain does not end before they do.
     fn run_shutdown_hooks(&self) {
         for hook in &self.config.on_shutdown {
             let hook = hook.clone();
-            self.routine_started();
             let guard = RoutineDone(self);
             let weak = self.self_ref.lock().clone();
             let spawned = std::thread::Builder::new()
@@ -404,17 +391,13 @@ impl Shared {
     /// Draining → Ready, after the drain finished or was cut short.
     pub(crate) fn finish(&self) {
         let mut st = self.state.lock();
-        st.phase = Phase::Ready;
-        st.delay_until = None;
-        st.force = false;
-        st.deadline = None;
-        self.closing.store(false, Ordering::Release);
+        st.phase.finish();
         st.listening = false;
         st.listener = None;
         st.serve_thread = None;
         st.wakers.clear();
         st.close_tx = None;
-        self.draining.store(false, Ordering::Release);
+        self.publish(&st);
         self.cond.notify_all();
     }
 
@@ -427,10 +410,10 @@ impl Shared {
             if st.drained() {
                 return 0;
             }
-            if st.force {
+            if st.phase.forced() {
                 break;
             }
-            match st.deadline {
+            match st.phase.deadline() {
                 Some(d) => {
                     if Instant::now() >= d {
                         break;
@@ -461,7 +444,7 @@ impl Shared {
     /// Blocks until the server is not serving (returns at once if it is not).
     pub(crate) fn wait_stopped(&self) {
         let mut st = self.state.lock();
-        while st.phase != Phase::Ready {
+        while st.phase.kind() != Kind::Ready {
             self.cond.wait(&mut st);
         }
     }
@@ -479,9 +462,9 @@ impl Shared {
             accepted: st.accepted,
             served: st.served,
             killed: st.killed,
-            serving: st.phase != Phase::Ready,
+            serving: st.phase.kind() != Kind::Ready,
             listening: st.listening,
-            draining: matches!(st.phase, Phase::Delaying | Phase::Draining),
+            draining: st.phase.is_draining(),
         }
     }
 
@@ -506,7 +489,7 @@ impl Shared {
     }
 
     pub(crate) fn signal(&self) -> Option<i32> {
-        self.state.lock().signal
+        self.state.lock().phase.signal()
     }
 
     // ----- connections ------------------------------------------------------
@@ -558,7 +541,7 @@ impl Shared {
         if served {
             st.served += 1;
         }
-        if st.phase == Phase::Draining && st.drained() {
+        if st.phase.is_closing() && st.drained() {
             self.cond.notify_all();
         }
     }
@@ -571,7 +554,7 @@ impl Shared {
             st.end_request(run);
             st.served += 1;
             let old = next.and_then(|s| st.registry.set(info.id, s));
-            if st.phase == Phase::Draining && st.drained() {
+            if st.phase.is_closing() && st.drained() {
                 self.cond.notify_all();
             }
             old
@@ -591,7 +574,7 @@ impl Shared {
         let removed = {
             let mut st = self.state.lock();
             let e = st.registry.remove(info.id);
-            if st.phase == Phase::Draining && st.drained() {
+            if st.phase.is_closing() && st.drained() {
                 self.cond.notify_all();
             }
             e
@@ -616,7 +599,7 @@ impl Shared {
     pub(crate) fn routine_finished(&self) {
         let mut st = self.state.lock();
         st.routines -= 1;
-        if st.phase == Phase::Draining && st.drained() {
+        if st.phase.is_closing() && st.drained() {
             self.cond.notify_all();
         }
     }
@@ -670,6 +653,17 @@ impl Drop for InFlight<'_> {
             self.shared.request_finished(false, self.run);
         }
     }
+}
+
+/// What is left to do after a phase change, once the lock is released.
+#[derive(Clone, Copy)]
+struct Followup {
+    /// Run the shutdown hooks (already counted as routines).
+    hooks: bool,
+    /// The drain delay began.
+    delayed: bool,
+    /// The drain proper began.
+    began: bool,
 }
 
 /// Finishes a routine that could not be handed to its thread.

@@ -142,9 +142,11 @@ impl Drop for Routine {
 }
 
 impl Handle {
-    /// Starts a drain. True only for the call that started it; later calls
-    /// (and calls during a drain) return false. Called before `serve`, it
-    /// makes the next `serve` return at once.
+    /// Starts a drain. True only for the call that started it, however
+    /// many threads (or signals) close at once; later calls (during the
+    /// drain, or after it ended and before the next `serve`) return false.
+    /// Called before a server's first `serve`, it makes that `serve` return
+    /// at once.
     ///
     /// Once a `close` that started the drain returns, the listener is
     /// closed: a connect made after it is refused (unless a

@@ -65,6 +65,7 @@ mod io;
 pub mod manual;
 mod net;
 mod parker;
+mod phase;
 mod pool;
 mod registry;
 mod request;

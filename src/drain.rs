@@ -91,7 +91,8 @@ pub(crate) struct Shared {
     closing: AtomicBool,
     /// A weak handle on ourselves, for threads that must not keep us alive.
     self_ref: Mutex<std::sync::Weak<Shared>>,
-    pub(crate) signals: Mutex<Vec<signal_hook::iterator::Handle>>,
+    /// What this server does on which signal (one signal thread at most).
+    pub(crate) signals: Mutex<crate::signals::Table>,
 }
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
@@ -123,7 +124,7 @@ impl Shared {
             draining: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             self_ref: Mutex::new(std::sync::Weak::new()),
-            signals: Mutex::new(Vec::new()),
+            signals: Mutex::new(Default::default()),
         });
         *shared.self_ref.lock() = Arc::downgrade(&shared);
         shared
@@ -672,13 +673,5 @@ struct RoutineDone<'a>(&'a Shared);
 impl Drop for RoutineDone<'_> {
     fn drop(&mut self) {
         self.0.routine_finished();
-    }
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        for h in self.signals.get_mut().drain(..) {
-            h.close();
-        }
     }
 }

@@ -66,8 +66,17 @@ pub enum Error {
         /// What the operating system said.
         source: io::Error,
     },
-    /// Installing a signal handler failed.
-    Signal(io::Error),
+    /// A signal cannot be handled: not a signal number, one no program may
+    /// catch (SIGKILL, SIGSTOP, the fault signals), one this server
+    /// already handles for another purpose, or the system refused it.
+    Signal {
+        /// The signal number asked for.
+        signal: i32,
+        /// Why (its message says it).
+        source: io::Error,
+    },
+    /// A thread the server needs could not be started.
+    Spawn(io::Error),
     /// The TLS certificate or key could not be loaded or used (the message
     /// names the file and the cause).
     Tls(String),
@@ -81,7 +90,8 @@ impl fmt::Display for Error {
             Error::NotReady { quitting: false } => f.write_str("server is already serving"),
             Error::NotReady { quitting: true } => f.write_str("server is still draining"),
             Error::Bind { addr, source } => write!(f, "cannot bind {addr}: {source}"),
-            Error::Signal(e) => write!(f, "cannot install signal handler: {e}"),
+            Error::Signal { signal, .. } => write!(f, "cannot handle signal {signal}"),
+            Error::Spawn(_) => f.write_str("cannot start a thread"),
             Error::Tls(e) => write!(f, "TLS setup failed: {e}"),
             Error::Io(e) => write!(f, "i/o error: {e}"),
         }
@@ -92,7 +102,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Bind { source, .. } => Some(source),
-            Error::Signal(e) | Error::Io(e) => Some(e),
+            Error::Signal { source, .. } => Some(source),
+            Error::Spawn(e) | Error::Io(e) => Some(e),
             Error::NotReady { .. } | Error::Tls(_) => None,
         }
     }

@@ -218,7 +218,7 @@ pub fn close() -> bool {
 /// # Ok::<(), courteous::Error>(())
 /// ```
 pub fn close_on_interrupt(signals: &[i32]) -> Result<(), Error> {
-    crate::signals::close_on(default_server(), signals)
+    crate::signals::handle(default_server(), signals, crate::signals::Purpose::Close)
 }
 
 /// The signal that drained the default server, if any; readable after

@@ -495,6 +495,6 @@ impl Handle {
     /// # Ok::<(), courteous::Error>(())
     /// ```
     pub fn close_on_signals(&self, signals: &[i32]) -> Result<(), Error> {
-        crate::signals::close_on(&self.shared, signals)
+        crate::signals::handle(&self.shared, signals, crate::signals::Purpose::Close)
     }
 }

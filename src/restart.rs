@@ -181,23 +181,12 @@ pub(crate) fn restart_shared(shared: &Arc<Shared>) -> Result<u32, Error> {
 /// Restarts on every `signal` (a failed restart is logged; the server goes
 /// on serving).
 pub(crate) fn on_signal(shared: &Arc<Shared>, signal: i32) -> Result<(), Error> {
-    crate::signals::check_catchable(&[signal])?;
-    let mut sigs = signal_hook::iterator::Signals::new([signal]).map_err(Error::Signal)?;
-    let handle = sigs.handle();
-    let weak = Arc::downgrade(shared);
-    std::thread::Builder::new()
-        .name("courteous-restart".into())
-        .spawn(move || {
-            for _ in sigs.forever() {
-                let Some(shared) = weak.upgrade() else { break };
-                if let Err(e) = restart_shared(&shared) {
-                    log::error!("courteous: restart failed, still serving: {e}");
-                }
-            }
-        })
-        .map_err(Error::Signal)?;
-    shared.signals.lock().push(handle);
-    Ok(())
+    crate::signals::set_restart(shared, |shared| {
+        if let Err(e) = restart_shared(shared) {
+            log::error!("courteous: restart failed, still serving: {e}");
+        }
+    });
+    crate::signals::handle(shared, &[signal], crate::signals::Purpose::Restart)
 }
 
 /// The datagram socket a new process reports readiness to.

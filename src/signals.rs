@@ -1,6 +1,14 @@
-//! Closing on signals, through signal-hook: it composes with other
-//! handlers in the process and says which signal arrived.
+//! Signals, through signal-hook: it composes with other handlers in the
+//! process and says which signal arrived.
+//!
+//! Each server has one signal table and at most one signal thread: a
+//! signal is registered once, for one purpose (close or restart), however
+//! many times it is asked for. Registered twice as two handlers, one
+//! delivery would count as two signals, and the second one force-closes
+//! the drain the first began. A number is checked before signal-hook
+//! sees it (signal-hook panics on numbers out of its range).
 
+use std::io;
 use std::sync::Arc;
 use std::thread;
 
@@ -43,25 +51,167 @@ pub use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
 /// ```
 pub const DEFAULT_SIGNALS: &[i32] = &[SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1];
 
-/// signal-hook panics on SIGKILL, SIGSTOP and the fault signals a handler
-/// must not swallow; refuse them with an error instead.
-pub(crate) fn check_catchable(signals: &[i32]) -> Result<(), Error> {
-    match signals
-        .iter()
-        .find(|s| signal_hook::consts::FORBIDDEN.contains(s))
-    {
-        Some(bad) => Err(Error::Signal(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("signal {bad} cannot be handled"),
-        ))),
-        None => Ok(()),
+/// What a signal does to its server.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Purpose {
+    /// Drain (a second delivery during the drain force-closes).
+    Close,
+    /// Re-execute the program with the listener, then drain.
+    Restart,
+}
+
+impl Purpose {
+    fn verb(self) -> &'static str {
+        match self {
+            Purpose::Close => "close",
+            Purpose::Restart => "restart",
+        }
+    }
+
+    fn verb_s(self) -> &'static str {
+        match self {
+            Purpose::Close => "closes",
+            Purpose::Restart => "restarts",
+        }
     }
 }
 
-pub(crate) fn close_on(shared: &Arc<Shared>, signals: &[i32]) -> Result<(), Error> {
-    check_catchable(signals)?;
-    let mut sigs = Signals::new(signals).map_err(Error::Signal)?;
-    let handle = sigs.handle();
+/// What one server does on which signal.
+#[derive(Default)]
+pub(crate) struct Table {
+    purposes: Vec<(i32, Purpose)>,
+    /// The signal thread's iterator, once there is one.
+    handle: Option<signal_hook::iterator::Handle>,
+    /// How a restart is done (set by the restart module, which this one
+    /// must not depend on).
+    restart: Option<fn(&Arc<Shared>)>,
+}
+
+impl Table {
+    fn purpose(&self, sig: i32) -> Option<Purpose> {
+        self.purposes
+            .iter()
+            .find(|(s, _)| *s == sig)
+            .map(|(_, p)| *p)
+    }
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        // Ends the signal thread; signal-hook restores the disposition
+        // once no handler is left for a signal.
+        if let Some(h) = self.handle.take() {
+            h.close();
+        }
+    }
+}
+
+/// The highest signal number the system has (Linux: SIGRTMAX, 64).
+fn max_signal() -> i32 {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        libc::SIGRTMAX()
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        31
+    }
+}
+
+fn refuse(signal: i32, why: String) -> Error {
+    Error::Signal {
+        signal,
+        source: io::Error::new(io::ErrorKind::InvalidInput, why),
+    }
+}
+
+/// Checks that `signal` is a number this server may handle for `purpose`.
+pub(crate) fn check(table: &Table, signal: i32, purpose: Purpose) -> Result<(), Error> {
+    let max = max_signal();
+    if !(1..=max).contains(&signal) {
+        return Err(refuse(
+            signal,
+            format!("{signal} is not a signal number (1 to {max})"),
+        ));
+    }
+    if signal_hook::consts::FORBIDDEN.contains(&signal) {
+        return Err(refuse(
+            signal,
+            format!("signal {signal} cannot be caught or must not be (SIGKILL, SIGSTOP, a fault)"),
+        ));
+    }
+    match table.purpose(signal) {
+        Some(p) if p != purpose => Err(refuse(
+            signal,
+            format!(
+                "signal {signal} already {} this server; it cannot also {} it",
+                p.verb_s(),
+                purpose.verb()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Handles each of `signals` for `purpose` on `shared`'s server: all of
+/// them, or (on an error) none that were not already.
+pub(crate) fn handle(shared: &Arc<Shared>, signals: &[i32], purpose: Purpose) -> Result<(), Error> {
+    let mut table = shared.signals.lock();
+    for &sig in signals {
+        check(&table, sig, purpose)?;
+    }
+    let mut fresh: Vec<i32> = signals
+        .iter()
+        .copied()
+        .filter(|s| table.purpose(*s).is_none())
+        .collect();
+    fresh.sort_unstable();
+    fresh.dedup();
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    match &table.handle {
+        Some(h) => {
+            for (i, &sig) in fresh.iter().enumerate() {
+                if let Err(source) = h.add_signal(sig) {
+                    // Those added before stay handled (a signal-hook
+                    // registration cannot be taken back alone); record them.
+                    for &s in &fresh[..i] {
+                        table.purposes.push((s, purpose));
+                    }
+                    return Err(Error::Signal {
+                        signal: sig,
+                        source,
+                    });
+                }
+            }
+        }
+        None => {
+            let sigs = Signals::new(&fresh).map_err(|source| Error::Signal {
+                signal: fresh[0],
+                source,
+            })?;
+            table.handle = Some(sigs.handle());
+            spawn_thread(shared, sigs).inspect_err(|_| {
+                if let Some(h) = table.handle.take() {
+                    h.close();
+                }
+            })?;
+        }
+    }
+    for sig in fresh {
+        table.purposes.push((sig, purpose));
+    }
+    Ok(())
+}
+
+/// Sets how a restart signal restarts (the restart module calls it before
+/// it registers one).
+pub(crate) fn set_restart(shared: &Shared, restart: fn(&Arc<Shared>)) {
+    shared.signals.lock().restart = Some(restart);
+}
+
+fn spawn_thread(shared: &Arc<Shared>, mut sigs: Signals) -> Result<(), Error> {
     let weak = Arc::downgrade(shared);
     thread::Builder::new()
         .name("courteous-signals".into())
@@ -69,10 +219,70 @@ pub(crate) fn close_on(shared: &Arc<Shared>, signals: &[i32]) -> Result<(), Erro
             for sig in sigs.forever() {
                 let Some(shared) = weak.upgrade() else { break };
                 log::info!("courteous: signal {sig} received");
-                shared.on_signal(sig);
+                let (purpose, restart) = {
+                    let table = shared.signals.lock();
+                    (table.purpose(sig), table.restart)
+                };
+                match (purpose, restart) {
+                    (Some(Purpose::Close), _) => shared.on_signal(sig),
+                    (Some(Purpose::Restart), Some(restart)) => restart(&shared),
+                    _ => {}
+                }
             }
         })
-        .map_err(Error::Signal)?;
-    shared.signals.lock().push(handle);
-    Ok(())
+        .map(drop)
+        .map_err(Error::Spawn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(signal: i32) -> String {
+        match check(&Table::default(), signal, Purpose::Close) {
+            Err(Error::Signal { signal: s, source }) => {
+                assert_eq!(s, signal);
+                source.to_string()
+            }
+            other => panic!("{signal}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn numbers_that_are_not_signals_are_refused() {
+        for bad in [0, -1, -15, i32::MIN, 65, 128, 999, i32::MAX] {
+            assert!(refused(bad).contains("not a signal number"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn signals_no_program_may_catch_are_refused() {
+        for bad in [
+            libc::SIGKILL,
+            libc::SIGSTOP,
+            libc::SIGSEGV,
+            libc::SIGILL,
+            libc::SIGFPE,
+        ] {
+            assert!(refused(bad).contains("cannot be caught"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_signal_has_one_purpose() {
+        let mut table = Table::default();
+        table.purposes.push((SIGUSR2, Purpose::Restart));
+        assert!(
+            check(&table, SIGUSR2, Purpose::Restart).is_ok(),
+            "again: idempotent"
+        );
+        assert!(matches!(
+            check(&table, SIGUSR2, Purpose::Close),
+            Err(Error::Signal {
+                signal: SIGUSR2,
+                ..
+            })
+        ));
+        assert!(check(&table, SIGTERM, Purpose::Close).is_ok());
+    }
 }

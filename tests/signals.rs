@@ -31,7 +31,7 @@ fn signals_start_the_drain_and_are_remembered() {
     // SIGKILL cannot be caught: asking for it is an error, not a panic.
     assert!(matches!(
         handle.close_on_signals(&[rustix::process::Signal::KILL.as_raw()]),
-        Err(Error::Signal(_))
+        Err(Error::Signal { .. })
     ));
     drop(ts);
     drop(handle);
@@ -63,6 +63,67 @@ fn signals_start_the_drain_and_are_remembered() {
     assert_eq!(handle.connections_killed(), 1);
     gate.open();
     drop(ts);
+    drop(handle);
+
+    // Asked for twice, a signal is still handled once: one delivery is one
+    // close, not a close and a force-close (a request in flight is served).
+    let gate = Gate::new();
+    let g = gate.clone();
+    let server = Server::bind("127.0.0.1:0").expect("bind");
+    let handle = server.handle();
+    handle.close_on_signals(&[SIGUSR1]).expect("install");
+    handle
+        .close_on_signals(&[SIGUSR1, SIGUSR1])
+        .expect("install again: nothing to do");
+    let mut ts = TestServer::serve(server, move |_: &mut Request| {
+        g.wait();
+        "served\n"
+    });
+    let mut client = RawClient::connect(ts.addr()).expect("connect");
+    client
+        .send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    assert!(gate.wait_parked(1, T));
+    raise(Signal::USR1);
+    wait_until(&handle, |s| s.draining && !s.listening, T).expect("draining");
+    gate.open();
+    let resp = client
+        .read_response(T)
+        .expect("the held request is answered");
+    assert_eq!((resp.status, resp.text().as_str()), (200, "served\n"));
+    assert!(ts.join(T).expect("serve returned").is_ok());
+    assert_eq!(handle.connections_killed(), 0, "one signal killed nothing");
+    assert_eq!(handle.signal_received(), Some(SIGUSR1));
+
+    // A signal cannot both close and restart the same server.
+    assert!(matches!(
+        handle.restart_on_signal(SIGUSR1),
+        Err(Error::Signal {
+            signal: SIGUSR1,
+            ..
+        })
+    ));
+    drop(ts);
+    drop(handle);
+
+    // Numbers that are not signals, or cannot be handled, are errors that
+    // name the number: never a panic, never an abort.
+    let handle = Server::bind("127.0.0.1:0").expect("bind").handle();
+    for bad in [0, -1, 9, 19, 32, 65, 999, i32::MIN, i32::MAX] {
+        match handle.close_on_signals(&[bad]) {
+            Err(e @ Error::Signal { signal, .. }) => {
+                assert_eq!(signal, bad);
+                assert!(e.to_string().contains(&bad.to_string()), "{e}");
+            }
+            other => panic!("close_on_signals(&[{bad}]): {other:?}"),
+        }
+        assert!(
+            matches!(handle.restart_on_signal(bad), Err(Error::Signal { signal, .. }) if signal == bad),
+            "restart_on_signal({bad})"
+        );
+    }
+    // A bad number among good ones installs none of them.
+    assert!(handle.close_on_signals(&[SIGUSR1, 999]).is_err());
     drop(handle);
 
     // The manners-style default server: close_on_interrupt + signal_received,

@@ -87,8 +87,10 @@ pub struct Config {
     /// How long a half-received request head may take to complete once a
     /// drain begins.
     pub drain_head_timeout: Duration,
-    /// After the server sends its FIN, how long it keeps reading (and
-    /// discarding) what the peer still sends, so that closing never resets.
+    /// After the server sends its FIN, the longest it keeps reading (and
+    /// discarding) what the peer still sends, so that closing never
+    /// resets; it ends sooner once the peer acknowledged the FIN and
+    /// nothing came for a few round-trip times.
     pub linger: Duration,
     /// File mode of a Unix socket the server binds (default `0o660`).
     pub unix_mode: u32,
@@ -377,7 +379,12 @@ impl Builder {
         drain_head_timeout: Duration
     );
     setter!(
-        /// How long a closing connection keeps reading the peer (default 500 ms).
+        /// The longest a closing connection keeps reading the peer after
+        /// our FIN (default 500 ms). A linger ends sooner, as soon as a
+        /// reset can no longer harm the peer: at its FIN, or once it
+        /// acknowledged ours and nothing came for a few round-trip times
+        /// (about a millisecond on loopback). Zero closes right after the
+        /// FIN, at the risk of resets.
         linger: Duration
     );
 

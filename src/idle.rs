@@ -20,7 +20,8 @@
 //!                      │ not yet
 //!                      ▼
 //!                    Lingering (armed) ──readable: read, discard; FIN──► closed
-//!                      │ linger over (the parker)
+//!                      │ a look (the parker): our FIN acknowledged and
+//!                      │ quiet for a margin, or `linger` over
 //!                      ▼
 //!                    closed
 //! ```
@@ -29,8 +30,9 @@
 //! with unread input makes the kernel answer with a reset (manners' issue
 //! 13). So every close sends our FIN, then the connection lingers here,
 //! its input read and discarded by whichever free worker sees it, until
-//! the peer's own FIN or [`linger`](crate::Builder::linger) passes.
-//!
+//! the peer's own FIN, or until the peer acknowledged our FIN and nothing
+//! came for a few round-trip times ([`Linger`]), at most
+//! [`linger`](crate::Builder::linger).//!
 //! Only a few free workers wait in `epoll_wait` (as many as there are
 //! CPUs): every event would otherwise wake a sleeping thread while a
 //! running one was about to take it. The others wait one tick more for
@@ -94,14 +96,105 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 /// A connection no worker holds.
 struct Held {
     conn: Conn,
-    /// Lingering after our FIN, until then; `None`: waiting for a request.
-    linger: Option<Instant>,
+    /// Lingering after our FIN; `None`: waiting for a request.
+    linger: Option<Linger>,
 }
 
 impl Held {
     fn deadline(&self, draining: bool) -> Instant {
-        self.linger
-            .unwrap_or_else(|| self.conn.wait_deadline(draining))
+        match &self.linger {
+            Some(l) => l.next_look.min(l.until),
+            None => self.conn.wait_deadline(draining),
+        }
+    }
+}
+
+/// A lingering close: our FIN is sent, and what the peer still sends is
+/// read and discarded, so that the close cannot turn into a reset that
+/// erases a response the peer has not read yet (RFC 9112 §9.6). The risk
+/// is over once the peer acknowledged our FIN (and so every byte before
+/// it: what it sent before our FIN reached it is here, or just behind
+/// the acknowledgement) and nothing came for a margin of a few round-trip
+/// times; the configured `linger` is only the upper bound. So a client
+/// that keeps its socket open after the response, or a pool that never
+/// reads an idle socket, does not hold the drain: on loopback a linger
+/// ends about a millisecond after our FIN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Linger {
+    /// The upper bound (`linger` after our FIN).
+    until: Instant,
+    /// When to look at the socket next.
+    next_look: Instant,
+    /// Since when nothing came from the peer.
+    quiet_since: Instant,
+    /// The wait between looks while our FIN is not yet acknowledged.
+    step: Duration,
+}
+
+/// The first look at a lingering close, and the shortest margin.
+const SETTLE_MIN: Duration = Duration::from_millis(1);
+/// The longest wait between looks while our FIN is unacknowledged.
+const SETTLE_MAX_STEP: Duration = Duration::from_millis(50);
+
+/// What a look at a lingering close decided.
+#[derive(Debug, PartialEq, Eq)]
+enum Settle {
+    /// Close it now.
+    Done,
+    /// Look again then.
+    Again(Linger),
+}
+
+impl Linger {
+    fn new(now: Instant, bound: Duration) -> Linger {
+        Linger {
+            until: now + bound,
+            next_look: now + SETTLE_MIN,
+            quiet_since: now,
+            step: SETTLE_MIN,
+        }
+    }
+
+    /// The margin after the acknowledgement with nothing read: twice the
+    /// smoothed round-trip time plus four times its variation (a segment
+    /// merely delayed or reordered arrives within that), at least
+    /// [`SETTLE_MIN`].
+    fn margin(rtt: Duration, rtt_var: Duration) -> Duration {
+        (rtt * 2 + rtt_var * 4).max(SETTLE_MIN)
+    }
+
+    /// A look at `now`: `input` says what reading the socket found, `fin`
+    /// what the kernel says of our FIN (`None`: not TCP, a Unix socket,
+    /// where a close never resets).
+    fn look(
+        mut self,
+        now: Instant,
+        input: Input,
+        fin: Option<crate::tcp_info::AfterFin>,
+    ) -> Settle {
+        match input {
+            Input::Closed => return Settle::Done,
+            Input::Came => self.quiet_since = now,
+            Input::Quiet => {}
+        }
+        if now >= self.until {
+            return Settle::Done;
+        }
+        let settled_at = match fin {
+            Some(f) if !f.acked => {
+                self.next_look = now + self.step;
+                self.step = (self.step * 2).min(SETTLE_MAX_STEP);
+                return Settle::Again(self);
+            }
+            Some(f) => self.quiet_since + Self::margin(f.rtt, f.rtt_var),
+            None => self.quiet_since + SETTLE_MIN,
+        };
+        if now >= settled_at {
+            Settle::Done
+        } else {
+            self.next_look = settled_at;
+            Settle::Again(self)
+        }
     }
 }
 
@@ -310,14 +403,14 @@ impl IdleSet {
     fn close_with(&self, mut conn: Conn, wait: bool) {
         conn.shutdown_write(wait);
         let linger = conn.shared.config.linger;
-        if linger.is_zero() || peer_closed(&conn) {
+        if linger.is_zero() || discard_input(&conn) == Input::Closed {
             return;
         }
-        let until = Instant::now() + linger;
+        let linger = Linger::new(Instant::now(), linger);
         if self
             .hold(Held {
                 conn,
-                linger: Some(until),
+                linger: Some(linger),
             })
             .is_err()
         {
@@ -326,7 +419,17 @@ impl IdleSet {
     }
 
     /// Watches a connection no worker holds.
-    fn hold(&self, mut held: Held) -> Result<(), Conn> {
+    fn hold(&self, held: Held) -> Result<(), Conn> {
+        self.hold_inner(held, true)
+    }
+
+    /// [`hold`](Self::hold), for the parker itself: it reads the planned
+    /// look after its turn, so it needs no wake.
+    fn hold_quietly(&self, held: Held) -> Result<(), Conn> {
+        self.hold_inner(held, false)
+    }
+
+    fn hold_inner(&self, mut held: Held, wake_parker: bool) -> Result<(), Conn> {
         let flags = epoll::EventFlags::IN | epoll::EventFlags::ONESHOT;
         let was_registered = held.conn.registered;
         held.conn.registered = true;
@@ -369,7 +472,7 @@ impl IdleSet {
             parked.parker_next = Some(deadline);
         }
         drop(parked);
-        if wake {
+        if wake && wake_parker {
             self.parker.wake();
         }
         Ok(())
@@ -471,10 +574,15 @@ impl IdleSet {
                 let held = self.parked.lock().slab.remove(k)?;
                 match held.linger {
                     None => Some(Wake::Conn(held.conn)),
-                    Some(_) => {
+                    Some(mut linger) => {
                         // Lingering: discard what came; done at the FIN.
-                        if !peer_closed(&held.conn) {
-                            let _ = self.hold(held);
+                        // The parker decides the rest at its next look.
+                        if discard_input(&held.conn) != Input::Closed {
+                            linger.quiet_since = Instant::now();
+                            let _ = self.hold(Held {
+                                conn: held.conn,
+                                linger: Some(linger),
+                            });
                         }
                         None
                     }
@@ -567,11 +675,12 @@ impl IdleSet {
     }
 
     /// The parker's look: takes out the connections whose deadline passed
-    /// (for the drain's rules when `draining`): waiting ones go to `out`,
-    /// lingering ones are closed. Says when to look next.
+    /// (for the drain's rules when `draining`): waiting ones go to `out`;
+    /// lingering ones are looked at (closed once the risk of a reset is
+    /// over, else held for another look). Says when to look next.
     pub(crate) fn expire(&self, now: Instant, draining: bool, out: &mut Vec<Conn>) -> Instant {
-        let mut done = Vec::new();
-        let next = {
+        let mut lingering = Vec::new();
+        {
             let mut parked = self.parked.lock();
             let mut next: Option<Instant> = None;
             let mut expired = Vec::new();
@@ -589,17 +698,30 @@ impl IdleSet {
                 if let Some(held) = parked.slab.remove(k) {
                     match held.linger {
                         None => out.push(held.conn),
-                        Some(_) => done.push(held.conn),
+                        Some(l) => lingering.push((held.conn, l)),
                     }
                 }
             }
             let next = next.map_or(now + HEARTBEAT, |n| n.min(now + HEARTBEAT));
             parked.parker_next = Some(next);
-            next
-        };
-        // Closed outside the lock (a close reports to the registry).
-        drop(done);
-        next
+        }
+        // Outside the lock: reading the socket, and a close reports to the
+        // registry. One held again moves the planned look forward itself.
+        for (conn, linger) in lingering {
+            let input = discard_input(&conn);
+            let fin = match &*conn.stream {
+                crate::net::Stream::Tcp(s) => crate::tcp_info::after_fin(s).ok(),
+                _ => None,
+            };
+            if let Settle::Again(l) = linger.look(Instant::now(), input, fin) {
+                let _ = self.hold_quietly(Held {
+                    conn,
+                    linger: Some(l),
+                });
+            }
+        }
+        let planned = self.parked.lock().parker_next;
+        planned.unwrap_or(now + HEARTBEAT)
     }
 
     /// Everything still held, when the run ends.
@@ -609,19 +731,31 @@ impl IdleSet {
     }
 }
 
+/// What reading a lingering connection's input found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Input {
+    /// The peer's FIN (or an error): the close is over.
+    Closed,
+    /// Bytes came (and were discarded).
+    Came,
+    /// Nothing.
+    Quiet,
+}
+
 /// Reads (and discards) what is already there, up to 64 KiB a call so that
-/// a peer that keeps sending cannot hold the thread: true when it ends in
-/// the peer's FIN. Whatever is left makes the connection readable again.
-fn peer_closed(conn: &Conn) -> bool {
+/// a peer that keeps sending cannot hold the thread. Whatever is left
+/// makes the connection readable again.
+fn discard_input(conn: &Conn) -> Input {
     let mut scratch = [0u8; 4096];
+    let mut got = Input::Quiet;
     for _ in 0..16 {
         match read_now(&*conn.stream, &mut scratch) {
-            Ok(TryRead::Data(_)) => {}
-            Ok(TryRead::WouldBlock) => return false,
-            Ok(TryRead::Eof) | Err(_) => return true,
+            Ok(TryRead::Data(_)) => got = Input::Came,
+            Ok(TryRead::WouldBlock) => return got,
+            Ok(TryRead::Eof) | Err(_) => return Input::Closed,
         }
     }
-    false
+    got
 }
 
 #[cfg(test)]
@@ -684,6 +818,91 @@ mod tests {
         drop(out);
         drop(idle.clear());
         shared.finish();
+    }
+
+    fn acked(yes: bool) -> Option<crate::tcp_info::AfterFin> {
+        Some(crate::tcp_info::AfterFin {
+            acked: yes,
+            rtt: Duration::from_micros(50),
+            rtt_var: Duration::from_micros(25),
+        })
+    }
+
+    #[test]
+    fn a_linger_ends_once_our_fin_is_acknowledged_and_nothing_came() {
+        let t0 = Instant::now();
+        let l = Linger::new(t0, Duration::from_millis(500));
+        assert_eq!(
+            l.next_look,
+            t0 + SETTLE_MIN,
+            "first look a millisecond after the FIN"
+        );
+        assert_eq!(
+            l.look(t0 + SETTLE_MIN, Input::Quiet, acked(true)),
+            Settle::Done
+        );
+    }
+
+    #[test]
+    fn a_linger_waits_for_the_acknowledgement_backing_off() {
+        let t0 = Instant::now();
+        let mut l = Linger::new(t0, Duration::from_millis(500));
+        let mut now = t0 + SETTLE_MIN;
+        let mut looks = 0;
+        while let Settle::Again(next) = l.look(now, Input::Quiet, acked(false)) {
+            assert!(next.next_look > now);
+            assert!(next.next_look - now <= SETTLE_MAX_STEP);
+            now = next.next_look;
+            l = next;
+            looks += 1;
+        }
+        assert!(
+            now >= t0 + Duration::from_millis(500),
+            "only the bound ends it"
+        );
+        assert!(looks < 20, "a few looks, not a poll: {looks}");
+    }
+
+    #[test]
+    fn input_that_comes_restarts_the_margin() {
+        let t0 = Instant::now();
+        let l = Linger::new(t0, Duration::from_millis(500));
+        // A pipelined request arrives right behind the response: read,
+        // discarded, and the margin counts from it.
+        let t1 = t0 + Duration::from_millis(3);
+        let Settle::Again(l) = l.look(t1, Input::Came, acked(true)) else {
+            panic!("input just came: not yet")
+        };
+        assert_eq!(l.quiet_since, t1);
+        assert_eq!(l.next_look, t1 + SETTLE_MIN);
+        assert_eq!(l.look(l.next_look, Input::Quiet, acked(true)), Settle::Done);
+    }
+
+    #[test]
+    fn the_margin_grows_with_the_round_trip_time() {
+        let slow = Some(crate::tcp_info::AfterFin {
+            acked: true,
+            rtt: Duration::from_millis(40),
+            rtt_var: Duration::from_millis(5),
+        });
+        let t0 = Instant::now();
+        let l = Linger::new(t0, Duration::from_millis(500));
+        let Settle::Again(l) = l.look(t0 + SETTLE_MIN, Input::Quiet, slow) else {
+            panic!("a 40 ms path needs more than a millisecond")
+        };
+        assert_eq!(l.next_look, t0 + Duration::from_millis(100));
+        assert_eq!(l.look(l.next_look, Input::Quiet, slow), Settle::Done);
+    }
+
+    #[test]
+    fn the_peers_fin_or_the_bound_end_a_linger() {
+        let t0 = Instant::now();
+        let l = Linger::new(t0, Duration::from_millis(500));
+        assert_eq!(l.look(t0, Input::Closed, acked(false)), Settle::Done);
+        let end = t0 + Duration::from_millis(500);
+        assert_eq!(l.look(end, Input::Came, acked(false)), Settle::Done);
+        // A Unix socket: no TCP state; a close never resets there.
+        assert_eq!(l.look(t0 + SETTLE_MIN, Input::Quiet, None), Settle::Done);
     }
 
     #[test]

@@ -33,8 +33,11 @@
 //! | past `shutdown_timeout` | force-closed, counted in [`Handle::connections_killed`] | EOF or reset |
 //!
 //! "Cleanly" means the server sends its FIN first, then reads and discards
-//! what the client still sends (for up to `linger`, 500 ms) before closing,
-//! so the kernel never answers unread input with a reset.
+//! what the client still sends before closing, so the kernel never answers
+//! unread input with a reset: until the client's FIN, or until the client
+//! acknowledged ours and nothing came for a few round-trip times (about a
+//! millisecond on loopback), at most `linger` (500 ms). A client that keeps
+//! its socket open, or a pool that never reads it, does not hold `serve`.
 //!
 //! ## Connection states
 //!
@@ -47,7 +50,9 @@
 //!   deploying behind nginx, systemd and Kubernetes, and a map from Go's
 //!   manners, graceful and `net/http` to this crate.
 
-#![forbid(unsafe_code)]
+// One module, `tcp_info`, allows `unsafe` for a single reviewed
+// `getsockopt` call (its docs say why); everything else denies it.
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg(unix)]
 
@@ -74,6 +79,7 @@ pub mod restart;
 mod server;
 mod signals;
 mod systemd;
+mod tcp_info;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;

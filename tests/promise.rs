@@ -10,8 +10,6 @@
 //! hundred, so `cargo test` stays quick; the 10,000 with
 //! `COURTEOUS_ROUNDS=10000`).
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -101,4 +99,136 @@ fn close_force_and_close_within_race_without_harm() {
         );
         server.stop().expect("serve returned");
     }
+}
+
+// ----- the linger ends when its risk is over ------------------------------------
+
+/// An upper bound on `serve` returning after the last response, far below
+/// the configured `linger` (500 ms) that used to hold it: the linger must
+/// have ended early. (The bench measures the real figure, about 1 ms.)
+const QUICK: Duration = Duration::from_millis(150);
+
+/// A client that reads its `Connection: close` response during a drain and
+/// keeps its socket open (no FIN yet) does not hold `serve`.
+#[test]
+fn a_client_that_holds_its_socket_after_the_response_does_not_hold_serve() {
+    let gate = Gate::new();
+    let g = gate.clone();
+    let mut server = TestServer::start(Server::builder(), move |_: &mut Request| {
+        g.wait();
+        "done\n"
+    });
+    let handle = server.handle();
+    let mut client = RawClient::connect(server.addr()).expect("connect");
+    client
+        .send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    assert!(gate.wait_parked(1, T));
+    assert!(handle.close());
+    gate.open();
+    let resp = client.read_response(T).expect("the response");
+    let read_at = Instant::now();
+    assert!(resp.connection_close() && resp.text() == "done\n");
+    // The client keeps its socket open and reads nothing more.
+    let result = server.join(T).expect("serve returned");
+    let after = read_at.elapsed();
+    result.expect("serve ok");
+    assert!(
+        after < QUICK,
+        "serve returned {after:?} after the last response"
+    );
+    assert_eq!(client.read_end(T), Ending::Eof, "a FIN, never a reset");
+    assert_eq!(handle.stats().killed, 0);
+}
+
+/// Pooled idle keep-alive clients that never read their socket again
+/// (urllib3, Java pools): the drain closes them with a FIN and `serve`
+/// returns at once, not a linger later.
+#[test]
+fn pooled_idle_clients_that_never_read_do_not_hold_serve() {
+    const POOLED: usize = 200;
+    let builder = Server::builder().drain_grace(Duration::ZERO);
+    let mut server = TestServer::start(builder, hello);
+    let handle = server.handle();
+    let mut pool: Vec<RawClient> = (0..POOLED)
+        .map(|_| {
+            let mut c = RawClient::connect(server.addr()).expect("connect");
+            assert_eq!(c.get("/", T).expect("response").status, 200);
+            c
+        })
+        .collect();
+    wait_until(&handle, |s| s.idle == POOLED, T).expect("all idle");
+    let closed_at = Instant::now();
+    assert!(handle.close());
+    server.join(T).expect("serve returned").expect("serve ok");
+    let after = closed_at.elapsed();
+    assert!(
+        after < QUICK,
+        "{POOLED} pooled clients: serve returned {after:?} after close"
+    );
+    // Only now does any client look: each sees a FIN.
+    for c in &mut pool {
+        assert_eq!(c.read_end(T), Ending::Eof);
+    }
+    assert_eq!(handle.stats().killed, 0);
+}
+
+/// A half-sent head is released at `drain_head_timeout`, and the exit
+/// follows at once, not a linger later.
+#[test]
+fn a_half_sent_head_holds_the_exit_no_longer_than_its_bound() {
+    let bound = Duration::from_millis(200);
+    let builder = Server::builder().drain_head_timeout(bound);
+    let mut server = TestServer::start(builder, hello);
+    let handle = server.handle();
+    let mut client = RawClient::connect(server.addr()).expect("connect");
+    client.send(b"GET / HTTP/1.1\r\nHost:").expect("send");
+    wait_until(&handle, |s| s.active == 1, T).expect("reading the head");
+    let closed_at = Instant::now();
+    assert!(handle.close());
+    server.join(T).expect("serve returned").expect("serve ok");
+    let after = closed_at.elapsed();
+    assert!(after >= bound, "released before its bound: {after:?}");
+    assert!(
+        after < bound + QUICK,
+        "serve returned {after:?} after close"
+    );
+    assert_eq!(client.read_end(T), Ending::Eof, "released with a FIN");
+}
+
+/// A pipelining client whose next request arrives right behind a
+/// `Connection: close` response reads that whole response, then EOF:
+/// never a reset, whether the request came in the same write, just
+/// after it, or after the response was read.
+#[test]
+fn a_request_right_behind_a_close_response_is_discarded_without_a_reset() {
+    let server = TestServer::start(Server::builder(), |_: &mut Request| {
+        Response::text("x".repeat(64 * 1024))
+    });
+    let close = b"GET /1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    let next = b"GET /2 HTTP/1.1\r\nHost: t\r\n\r\n";
+    for round in 0..rounds(50) {
+        for how in 0..3 {
+            let mut client = RawClient::connect(server.addr()).expect("connect");
+            match how {
+                0 => client
+                    .send(&[&close[..], &next[..]].concat())
+                    .expect("send"),
+                1 => {
+                    client.send(close).expect("send");
+                    client.send(next).expect("send");
+                }
+                _ => client.send(close).expect("send"),
+            }
+            let resp = client.read_response(T).expect("the whole first response");
+            assert_eq!(resp.body.len(), 64 * 1024, "round {round}, case {how}");
+            assert!(resp.connection_close());
+            if how == 2 {
+                // The client's next request crosses our FIN.
+                let _ = client.send(next);
+            }
+            assert_eq!(client.read_end(T), Ending::Eof, "round {round}, case {how}");
+        }
+    }
+    server.stop().expect("serve returned");
 }

@@ -158,18 +158,35 @@
 //! 1. for HTTPS, a TLS `close_notify`; then `shutdown(Write)`, which sends
 //!    the FIN: the client sees a clean end of stream;
 //! 2. it keeps reading, and discarding, what the client still sends, until
-//!    the client's own FIN arrives or [`linger`](crate::Builder::linger)
-//!    (500 ms) has passed;
+//!    a reset can no longer do harm: the client's own FIN arrives, or the
+//!    client's kernel has acknowledged our FIN (and with it every byte of
+//!    the response) and nothing came for a margin of a few round-trip
+//!    times (twice the smoothed RTT plus four times its variation, at
+//!    least 1 ms); [`linger`](crate::Builder::linger) (500 ms) is only the
+//!    upper bound;
 //! 3. only then it closes the socket.
 //!
-//! Well-behaved clients answer a FIN with theirs within a round trip, so
-//! the linger usually ends at once. Connections in step 2 are counted in
+//! The acknowledgement matters because a client's bytes that crossed our
+//! FIN were sent before its kernel acknowledged it: once the
+//! acknowledgement is here, so are they (or they are just behind it, which
+//! the margin covers), and they were read. Many clients never send their
+//! FIN promptly: urllib3 and Java pools never read an idle pooled socket,
+//! and many clients keep a socket open after reading a `Connection: close`
+//! response. Their kernel acknowledges our FIN within a round trip all the
+//! same, so on loopback a drain returns about a millisecond after its last
+//! response, whatever the clients do with their sockets. (The state comes
+//! from Linux's `TCP_INFO`; on a Unix socket, where a close never resets,
+//! the linger ends once nothing came for a millisecond.)
+//!
+//! Connections in step 2 are counted in
 //! [`Stats::closing`](crate::Stats::closing); a shutdown deadline closes
 //! them without counting them as killed, since their business is done.
 //! No worker waits for a lingering connection: it waits in the idle set
 //! with the connections waiting for their next request (see
 //! [`timeouts`](super::timeouts)), and whichever worker is free reads what
-//! arrives; the parker closes it when its linger is over.
+//! arrives; the parker looks at it a millisecond after the FIN (then
+//! backing off, while the FIN is unacknowledged) and closes it once the
+//! risk is over: a few looks, not a poll.
 //!
 //! # The deadline, and the kill count
 //!

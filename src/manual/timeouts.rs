@@ -178,12 +178,15 @@
 //!
 //! ## `linger` (500 ms)
 //!
-//! After the server sends its FIN, how long it keeps reading (and
+//! After the server sends its FIN, the longest it keeps reading (and
 //! discarding) what the client still sends before closing, so that the
-//! close never turns into a reset. Clients answer a FIN within a round
-//! trip, so the linger usually ends at once; 500 ms covers a slow network
-//! without letting a client that ignores the FIN hold the drain for long.
-//! Zero closes right after the FIN, at the risk of resets.
+//! close never turns into a reset. It ends as soon as the risk is over:
+//! at the client's FIN, or once the client's kernel acknowledged ours and
+//! nothing came for a few round-trip times (see
+//! [`howto_drain`](super::howto_drain)), so it usually ends within a
+//! round trip or two even when the client ignores the FIN; 500 ms bounds
+//! it on a path whose acknowledgements are lost. Zero closes right after
+//! the FIN, at the risk of resets.
 //!
 //! ## `drain_delay` (none) and `health_path` (none)
 //!

@@ -759,7 +759,7 @@ impl Builder {
     /// ```
     pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
         let listener = crate::net::bind_any(addr, self.config.backlog)?;
-        Server::new(self.config, Listener::Tcp(listener), Protocol::Http1)
+        Server::new(self.config, Listener::owned_tcp(listener), Protocol::Http1)
     }
 
     /// Binds a Unix-domain socket at `path` and serves HTTP on it. Refuses
@@ -922,6 +922,11 @@ impl Builder {
     /// Serves on a TCP listener made elsewhere (inherited, or bound with
     /// options of your own).
     ///
+    /// The socket becomes the server's: at a drain it stops the socket's
+    /// new handshakes (see [`manual::howto_drain`](crate::manual::howto_drain)).
+    /// To serve one socket from two servers, hand it over with
+    /// [`Server::try_clone_listener`], which leaves it alone.
+    ///
     /// # Examples
     ///
     /// ```
@@ -937,7 +942,7 @@ impl Builder {
     /// ```
     pub fn from_listener(self, listener: TcpListener) -> Result<Server, Error> {
         listener.set_nonblocking(true).map_err(Error::Io)?;
-        Server::new(self.config, Listener::Tcp(listener), Protocol::Http1)
+        Server::new(self.config, Listener::owned_tcp(listener), Protocol::Http1)
     }
 
     /// Serves on a Unix listener made elsewhere. Its socket file is left in

@@ -98,7 +98,7 @@ pub fn listen_and_serve(addr: impl ToString, handler: impl Handler) -> Result<()
         });
     }
     crate::server::serve_on(shared, Arc::new(handler), &HTTP, || {
-        crate::net::bind_any(addr.as_str(), shared.config.backlog).map(Listener::Tcp)
+        crate::net::bind_any(addr.as_str(), shared.config.backlog).map(Listener::owned_tcp)
     })
 }
 
@@ -144,7 +144,7 @@ pub fn listen_and_serve_tls(
     };
     let shared = default_server();
     crate::server::serve_on(shared, Arc::new(handler), &endpoint, || {
-        crate::net::bind_any(addr, shared.config.backlog).map(Listener::Tcp)
+        crate::net::bind_any(addr, shared.config.backlog).map(Listener::owned_tcp)
     })
 }
 
@@ -174,7 +174,7 @@ pub fn listen_and_serve_tls(
 pub fn serve(listener: TcpListener, handler: impl Handler) -> Result<(), Error> {
     listener.set_nonblocking(true).map_err(Error::Io)?;
     crate::server::serve_on(default_server(), Arc::new(handler), &HTTP, || {
-        Ok(Listener::Tcp(listener))
+        Ok(Listener::owned_tcp(listener))
     })
 }
 

@@ -24,7 +24,7 @@
 //!
 //! | state at close | what happens | what the client sees |
 //! |---|---|---|
-//! | not yet accepted | the listener is closed (connections the kernel had already completed are taken first) | connection refused, at once |
+//! | not yet accepted | new handshakes stopped, connections the kernel had already completed taken, then the listener closed | connection refused, at once |
 //! | New, no byte read | closed cleanly once its grace (from the accept) is over | EOF |
 //! | New or Active, part of a head read | may finish within `drain_head_timeout` (1 s) | full response with `Connection: close`, or EOF after the bound |
 //! | Active | the handler finishes; the response carries `Connection: close` | full response, then EOF |

@@ -173,8 +173,44 @@ impl AsFd for Stream {
 /// with [`wait_readable`] so that a close can interrupt the wait.
 #[derive(Debug)]
 pub(crate) enum Listener {
-    Tcp(TcpListener),
+    Tcp(TcpSocket),
     Unix(UnixSocket),
+}
+
+/// A listening TCP socket, and whether it is only ours.
+#[derive(Debug)]
+pub(crate) struct TcpSocket {
+    pub(crate) listener: TcpListener,
+    /// No other descriptor serves this socket (we bound it, or it was
+    /// handed to us by value): at a drain we may stop its handshakes with
+    /// a socket filter. Cleared when a copy is handed out.
+    sole: std::sync::atomic::AtomicBool,
+}
+
+impl std::ops::Deref for TcpSocket {
+    type Target = TcpListener;
+    fn deref(&self) -> &TcpListener {
+        &self.listener
+    }
+}
+
+impl Listener {
+    /// A TCP listener that is only ours (bound here, or given by value).
+    pub(crate) fn owned_tcp(listener: TcpListener) -> Listener {
+        Listener::Tcp(TcpSocket {
+            listener,
+            sole: true.into(),
+        })
+    }
+
+    /// A TCP listener that may be served elsewhere too (inherited from
+    /// systemd or a restarting parent, which keep their own descriptor).
+    pub(crate) fn shared_tcp(listener: TcpListener) -> Listener {
+        Listener::Tcp(TcpSocket {
+            listener,
+            sole: false.into(),
+        })
+    }
 }
 
 /// An accepted connection, before it is registered.
@@ -224,7 +260,7 @@ impl Listener {
         }
         let applied = match self {
             Listener::Tcp(l) => {
-                let sock = socket2::SockRef::from(l);
+                let sock = socket2::SockRef::from(&l.listener);
                 tune_sock(&sock, cfg).and_then(|()| sock.set_write_timeout(Some(cfg.write_timeout)))
             }
             Listener::Unix(u) => {
@@ -236,6 +272,46 @@ impl Listener {
             Err(e) => {
                 log::debug!("courteous: listener options: {e}; tuning each connection");
                 false
+            }
+        }
+    }
+
+    /// Stops the kernel from completing new connections for this socket
+    /// (when it is only ours), ahead of the last accept pass before the
+    /// close: a connection the kernel completed and left queued when the
+    /// socket closes is reset, request and all (nginx then reads
+    /// ECONNRESET and answers 502). TCP: a socket filter drops new SYNs,
+    /// so a late client is refused when it retries (after a second), never
+    /// reset after it wrote; a handshake already under way completes, and
+    /// is accepted. Unix: the socket's file is removed, so a late connect
+    /// fails at once.
+    ///
+    /// Returns how long the last pass must find nothing new before the
+    /// socket may close (`None`: the socket is served elsewhere too, and
+    /// its queue outlives our descriptor; one pass is enough).
+    pub(crate) fn refuse_new(&self) -> Option<Duration> {
+        match self {
+            Listener::Tcp(l) => {
+                if !l.sole.load(std::sync::atomic::Ordering::Acquire) {
+                    return None;
+                }
+                match stop_syns(&l.listener) {
+                    Ok(()) => Some(TCP_LAST_PASS),
+                    Err(e) => {
+                        log::debug!("courteous: cannot filter new handshakes: {e}");
+                        Some(Duration::ZERO)
+                    }
+                }
+            }
+            Listener::Unix(u) => {
+                if !u
+                    .remove_on_close
+                    .swap(false, std::sync::atomic::Ordering::AcqRel)
+                {
+                    return None;
+                }
+                let _ = std::fs::remove_file(&u.path);
+                Some(UNIX_LAST_PASS)
             }
         }
     }
@@ -265,7 +341,10 @@ impl Listener {
     /// socket's file is no longer removed when this server closes it.
     pub(crate) fn try_clone_fd(&self) -> io::Result<std::os::fd::OwnedFd> {
         match self {
-            Listener::Tcp(l) => Ok(l.try_clone()?.into()),
+            Listener::Tcp(l) => {
+                l.sole.store(false, std::sync::atomic::Ordering::Release);
+                Ok(l.listener.try_clone()?.into())
+            }
             Listener::Unix(u) => {
                 u.remove_on_close
                     .store(false, std::sync::atomic::Ordering::Release);
@@ -278,7 +357,7 @@ impl Listener {
 impl AsFd for Listener {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match self {
-            Listener::Tcp(l) => l.as_fd(),
+            Listener::Tcp(l) => l.listener.as_fd(),
             Listener::Unix(u) => u.listener.as_fd(),
         }
     }
@@ -297,6 +376,47 @@ fn peer_cred(s: &UnixStream) -> Option<PeerCred> {
 #[cfg(not(target_os = "linux"))]
 fn peer_cred(_: &UnixStream) -> Option<PeerCred> {
     None
+}
+
+/// How long the last accept pass of a TCP socket must see nothing new:
+/// a handshake whose SYN passed before the filter completes within a
+/// round trip (microseconds on loopback, under a millisecond in a data
+/// centre).
+const TCP_LAST_PASS: Duration = Duration::from_millis(5);
+/// The same for a Unix socket, once its file is gone: a connect already
+/// past the file's lookup completes within its own system call.
+const UNIX_LAST_PASS: Duration = Duration::from_millis(1);
+
+/// Drops new SYNs on a listening socket: a classic BPF program run on the
+/// TCP header of each segment addressed to it (Linux). A SYN without ACK
+/// is dropped; everything else (the final ACK of a handshake under way,
+/// data) passes. Accepted sockets share the filter, harmlessly: they
+/// never need a bare SYN.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn stop_syns(listener: &TcpListener) -> io::Result<()> {
+    use socket2::SockFilter;
+    const LD_B_ABS: u16 = 0x30; // BPF_LD | BPF_B | BPF_ABS
+    const JSET_K: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    const FLAGS: u32 = 13; // the TCP header's flags byte
+    const SYN: u32 = 0x02;
+    const ACK: u32 = 0x10;
+    let program = [
+        SockFilter::new(LD_B_ABS, 0, 0, FLAGS),
+        SockFilter::new(JSET_K, 2, 0, ACK), // ACK set: pass (to 4)
+        SockFilter::new(JSET_K, 0, 1, SYN), // SYN alone: drop (3), else pass (4)
+        SockFilter::new(RET_K, 0, 0, 0),
+        SockFilter::new(RET_K, 0, 0, u32::MAX),
+    ];
+    socket2::SockRef::from(listener).attach_filter(&program)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn stop_syns(_: &TcpListener) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "socket filters are Linux's",
+    ))
 }
 
 /// A listening Unix socket; its file is removed when it closes, if we
@@ -578,7 +698,7 @@ mod tests {
             tcp_keepalive: Some(Duration::from_secs(77)),
             ..Config::default()
         };
-        let listener = Listener::Tcp(bind_tcp("127.0.0.1:0".parse().unwrap(), 8).unwrap());
+        let listener = Listener::owned_tcp(bind_tcp("127.0.0.1:0".parse().unwrap(), 8).unwrap());
         let inherits = listener.tune(&cfg);
         assert_eq!(inherits, cfg!(target_os = "linux"));
         let Listener::Tcp(l) = &listener else {

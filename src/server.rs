@@ -340,7 +340,7 @@ impl Server {
             }
             let cfg = &self.shared.config;
             let bound = match &self.addr {
-                Addr::Tcp(a) => net::bind_tcp(*a, cfg.backlog).map(Listener::Tcp),
+                Addr::Tcp(a) => net::bind_tcp(*a, cfg.backlog).map(Listener::owned_tcp),
                 Addr::Unix(p) => net::bind_unix(p, cfg.unix_mode, cfg.backlog).map(Listener::Unix),
             };
             bound.map_err(|e| Error::Bind {
@@ -519,9 +519,22 @@ fn accept_loop(ctx: &AcceptCtx<'_>, listener: &Listener, waker: &Waker) {
     }
     // The drain began. Connections whose handshake the kernel completed are
     // taken and handled by the drain rules (a request already sent is
-    // answered), rather than reset when the listener closes.
-    while let Ok(a) = listener.accept() {
-        dispatch(ctx, a);
+    // answered), rather than reset when the listener closes. New ones are
+    // refused first, so that none completes after the last pass.
+    let quiet = listener.refuse_new();
+    loop {
+        while let Ok(a) = listener.accept() {
+            dispatch(ctx, a);
+        }
+        let Some(quiet) = quiet.filter(|q| !q.is_zero()) else {
+            break;
+        };
+        // A handshake under way when the filter went on completes within
+        // a round trip: the pass ends once nothing new came for `quiet`.
+        match wait_readable(listener, None, Some(Instant::now() + quiet)) {
+            Ok(Ready::Readable) => {}
+            _ => break,
+        }
     }
 }
 

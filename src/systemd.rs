@@ -26,7 +26,7 @@ pub(crate) fn take_listener() -> Result<Listener, Error> {
     }
     if let Ok(Some(l)) = fds.take_tcp_listener(0) {
         l.set_nonblocking(true)?;
-        return Ok(Listener::Tcp(l));
+        return Ok(Listener::shared_tcp(l));
     }
     match fds.take_unix_listener(0)? {
         Some(l) => {

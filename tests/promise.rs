@@ -10,6 +10,8 @@
 //! hundred, so `cargo test` stays quick; the 10,000 with
 //! `COURTEOUS_ROUNDS=10000`).
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -231,4 +233,120 @@ fn a_request_right_behind_a_close_response_is_discarded_without_a_reset() {
         }
     }
     server.stop().expect("serve returned");
+}
+
+// ----- no connection the kernel completed is dropped ------------------------------
+
+/// What a client that connects and writes in a loop saw, while the server
+/// drains under it.
+#[derive(Default, Debug)]
+struct Tally {
+    served: usize,
+    /// Never connected: refused, or the SYN was dropped (timed out).
+    refused: usize,
+    /// Connected and wrote its request, then lost it: what must not happen.
+    lost: Vec<String>,
+}
+
+/// Connects (TCP or Unix), writes a request, reads the response, until the
+/// server is gone.
+fn hammer(connect: impl Fn() -> std::io::Result<Box<dyn ReadWrite>>) -> Tally {
+    let mut tally = Tally::default();
+    let give_up = Instant::now() + T;
+    while Instant::now() < give_up {
+        let mut s = match connect() {
+            Ok(s) => s,
+            Err(_) => {
+                tally.refused += 1;
+                break;
+            }
+        };
+        if let Err(e) = s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n") {
+            tally.lost.push(format!("write: {e}"));
+            continue;
+        }
+        let mut got = Vec::new();
+        match s.read_to_end(&mut got) {
+            Ok(_) if got.starts_with(b"HTTP/1.1 200 OK\r\n") && got.ends_with(b"hello\n") => {
+                tally.served += 1
+            }
+            Ok(_) => tally
+                .lost
+                .push(format!("read {:?}", String::from_utf8_lossy(&got))),
+            Err(e) => tally.lost.push(format!("read: {e}")),
+        }
+    }
+    tally
+}
+
+trait ReadWrite: std::io::Read + std::io::Write {}
+impl<S: std::io::Read + std::io::Write> ReadWrite for S {}
+
+fn drain_under_connects(
+    server: TestServer,
+    connect: impl Fn() -> std::io::Result<Box<dyn ReadWrite>> + Clone + Send + 'static,
+) -> Tally {
+    const CLIENTS: usize = 2;
+    let handle = server.handle();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let connect = connect.clone();
+            in_thread(move || hammer(connect))
+        })
+        .collect();
+    // The drain starts while the clients connect and write.
+    wait_until(&handle, |s| s.served >= 4, T).expect("clients served");
+    server.stop().expect("serve returned");
+    let mut total = Tally::default();
+    for rx in clients {
+        let t = rx.recv_timeout(T * 2).expect("client done");
+        total.served += t.served;
+        total.refused += t.refused;
+        total.lost.extend(t.lost);
+    }
+    total
+}
+
+/// A client whose connect the kernel completed is served, never reset: at
+/// a drain the listener stops new handshakes (a socket filter) before its
+/// last accept pass, so a late client is refused instead.
+#[test]
+fn a_connection_completed_by_the_kernel_is_never_reset_at_a_drain_tcp() {
+    let mut served = 0;
+    for round in 0..rounds(60) {
+        // A long grace: a client preempted between its connect and its
+        // write is still answered (that is the drain rule for New).
+        let builder = Server::builder().workers(4).drain_grace(T);
+        let server = TestServer::start(builder, hello);
+        let addr = server.addr();
+        let tally = drain_under_connects(server, move || {
+            let s = TcpStream::connect_timeout(&addr, Duration::from_millis(50))?;
+            s.set_read_timeout(Some(T))?;
+            Ok(Box::new(s) as Box<dyn ReadWrite>)
+        });
+        assert!(tally.lost.is_empty(), "round {round}: {tally:?}");
+        served += tally.served;
+    }
+    assert!(served > 0);
+}
+
+/// The same on a Unix socket (nginx's `fastcgi_pass unix:`): the socket
+/// file goes first, then the last pass.
+#[test]
+fn a_connection_completed_by_the_kernel_is_never_reset_at_a_drain_unix() {
+    let dir = courteous::testing::TempDir::new("promise-unix");
+    for round in 0..rounds(60) {
+        let path = dir.join(format!("s{round}.sock"));
+        let builder = Server::builder().workers(4).drain_grace(T);
+        let server = builder.bind_unix(&path).expect("bind");
+        let server = TestServer::serve(server, hello);
+        let p = path.clone();
+        let tally = drain_under_connects(server, move || {
+            let s = std::os::unix::net::UnixStream::connect(&p)?;
+            s.set_read_timeout(Some(T))?;
+            Ok(Box::new(s) as Box<dyn ReadWrite>)
+        });
+        assert!(tally.lost.is_empty(), "round {round}: {tally:?}");
+        assert!(!path.exists(), "the drain removed the socket file");
+    }
 }

@@ -26,9 +26,20 @@
 //!    response says `Connection: close`, so that load balancers take it
 //!    out of rotation before anything is refused.
 //! 4. **The drain proper.** The listener is closed: from now on a connect
-//!    is refused at once. Connections whose TCP handshake the kernel had
+//!    is refused at once. Connections whose handshake the kernel had
 //!    already completed are accepted first and handled by the rules below,
-//!    so a request already sent on them is answered, not reset. The
+//!    so a request already sent on them is answered, not reset: a
+//!    connection left in the kernel's queue when the socket closes is
+//!    reset with its request (nginx answers that with a 502, and does not
+//!    retry). To leave none there, the server first stops new handshakes,
+//!    then takes what the kernel completed until nothing new came for a
+//!    moment (5 ms for TCP, 1 ms for a Unix socket), then closes. On TCP a
+//!    socket filter drops new SYNs (Linux; the late client's kernel
+//!    retries a second later and is refused then); on a Unix socket its
+//!    file is removed, so a late connect fails at once. A listening
+//!    socket that is served elsewhere too (inherited from systemd, or
+//!    after [`try_clone_listener`](crate::Server::try_clone_listener)) is
+//!    left alone: its queue outlives this server's descriptor. The
 //!    shutdown deadline, if any, starts counting here.
 //! 5. **Every open connection is handled by its state** (the table
 //!    below): requests in flight finish, idle connections close.
@@ -40,7 +51,7 @@
 //!
 //! | state at close | what happens | what the client sees |
 //! |---|---|---|
-//! | not yet accepted | the listener is closed (handshakes the kernel completed are taken first) | connection refused, at once |
+//! | not yet accepted | new handshakes stopped, those the kernel completed taken, then the listener closed | connection refused, at once |
 //! | New, no byte read | closed cleanly once its grace, counted from the accept, is over | EOF |
 //! | New or Active, part of a head read | may complete within [`drain_head_timeout`](crate::Builder::drain_head_timeout) (1 s) | full response with `Connection: close`, or EOF after the bound |
 //! | Active | the handler finishes; the response carries `Connection: close` | full response, then EOF |

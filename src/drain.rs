@@ -442,6 +442,19 @@ impl Shared {
         killed
     }
 
+    /// Blocks until a drain begins (a close was accepted: the drain delay
+    /// counts) or `timeout` passes; true when it did.
+    pub(crate) fn wait_draining(&self, timeout: std::time::Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.state.lock();
+        while !st.phase.is_draining() {
+            if self.cond.wait_until(&mut st, deadline).timed_out() {
+                return st.phase.is_draining();
+            }
+        }
+        true
+    }
+
     /// Blocks until the server is not serving (returns at once if it is not).
     pub(crate) fn wait_stopped(&self) {
         let mut st = self.state.lock();
@@ -459,6 +472,7 @@ impl Shared {
             new: st.registry.count(ConnState::New),
             active: st.registry.count(ConnState::Active),
             idle: st.registry.count(ConnState::Idle),
+            hijacked: st.registry.count(ConnState::Hijacked),
             closing: st.registry.closing(),
             accepted: st.accepted,
             served: st.served,
@@ -570,7 +584,17 @@ impl Shared {
         self.state.lock().registry.set_closing(info.id);
     }
 
-    /// The connection is closed (or hijacked): forget it.
+    /// A hijacked connection's handler is done with it: forget it, without
+    /// a report (Hijacked is the hook's last word).
+    pub(crate) fn forget(&self, info: &ConnInfo) {
+        let mut st = self.state.lock();
+        st.registry.remove(info.id);
+        if st.phase.is_closing() && st.drained() {
+            self.cond.notify_all();
+        }
+    }
+
+    /// The connection is closed: forget it.
     pub(crate) fn deregister(&self, info: &ConnInfo, last: ConnState) {
         let removed = {
             let mut st = self.state.lock();
@@ -602,56 +626,6 @@ impl Shared {
         st.routines -= 1;
         if st.phase.is_closing() && st.drained() {
             self.cond.notify_all();
-        }
-    }
-}
-
-/// Counts a request in flight from its head to its response, whatever
-/// path it leaves by (a panic included).
-pub(crate) struct InFlight<'a> {
-    shared: &'a Shared,
-    /// The run it counts in.
-    run: u64,
-    armed: bool,
-}
-
-impl<'a> InFlight<'a> {
-    /// The request's head is read: counts it, and marks its connection
-    /// Active if the head arrived in one piece.
-    pub(crate) fn start(shared: &'a Shared, conn: &mut crate::conn::Conn) -> Self {
-        let run = shared.request_started(&conn.info);
-        conn.state = ConnState::Active;
-        InFlight {
-            shared,
-            run,
-            armed: true,
-        }
-    }
-
-    /// The response is written: one lock for the count and the new state;
-    /// says what the connection does next.
-    pub(crate) fn finish(
-        mut self,
-        conn: &mut crate::conn::Conn,
-        keep_alive: bool,
-    ) -> crate::pool::Next {
-        self.armed = false;
-        let next = keep_alive.then_some(ConnState::Idle);
-        self.shared.request_done(&conn.info, next, self.run);
-        match next {
-            Some(s) => {
-                conn.state = s;
-                crate::pool::Next::KeepAlive
-            }
-            None => crate::pool::Next::Close,
-        }
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            self.shared.request_finished(false, self.run);
         }
     }
 }

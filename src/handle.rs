@@ -78,6 +78,10 @@ pub struct Stats {
     pub active: usize,
     /// Open connections kept alive between requests.
     pub idle: usize,
+    /// Connections a handler took over with
+    /// [`Request::hijack`](crate::Request::hijack) and still holds: the
+    /// drain waits for them, and a shutdown deadline force-closes them.
+    pub hijacked: usize,
     /// Connections that sent their FIN and linger for the peer's (also
     /// counted under their last state).
     pub closing: usize,
@@ -414,6 +418,36 @@ impl Handle {
     /// ```
     pub fn is_draining(&self) -> bool {
         self.shared.is_draining()
+    }
+
+    /// Blocks until the server begins to drain (a close was accepted; a
+    /// drain delay counts) or `timeout` passes; true when it drains. For a
+    /// stream or a background task that should end with the drain, without
+    /// polling [`is_draining`](Handle::is_draining).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Request, Server};
+    ///
+    /// // A drain delay keeps the server draining (and listening) for a while.
+    /// let builder = Server::builder().drain_delay(Duration::from_secs(60));
+    /// let server = TestServer::start(builder, |_: &mut Request| "hi\n");
+    /// let handle = server.handle();
+    /// assert!(!handle.wait_draining(Duration::from_millis(10)), "not yet");
+    /// let watcher = std::thread::spawn({
+    ///     let handle = handle.clone();
+    ///     move || handle.wait_draining(Duration::from_secs(10))
+    /// });
+    /// handle.close(); // the drain delay begins
+    /// assert!(watcher.join().unwrap(), "woken by the drain");
+    /// server.stop()?; // a second close cuts the delay short
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn wait_draining(&self, timeout: std::time::Duration) -> bool {
+        self.shared.wait_draining(timeout)
     }
 
     /// The signal that started the (last) drain, if one did. Stays readable

@@ -401,8 +401,8 @@ impl IdleSet {
     }
 
     fn close_with(&self, mut conn: Conn, wait: bool) {
-        conn.shutdown_write(wait);
-        let linger = conn.shared.config.linger;
+        conn.close_write(wait);
+        let linger = conn.shared().config.linger;
         if linger.is_zero() || discard_input(&conn) == Input::Closed {
             return;
         }
@@ -431,9 +431,9 @@ impl IdleSet {
 
     fn hold_inner(&self, mut held: Held, wake_parker: bool) -> Result<(), Conn> {
         let flags = epoll::EventFlags::IN | epoll::EventFlags::ONESHOT;
-        let was_registered = held.conn.registered;
-        held.conn.registered = true;
-        let stream = held.conn.stream.clone();
+        let was_registered = held.conn.watched();
+        held.conn.set_watched(true);
+        let stream = held.conn.stream_handle();
         #[cfg(test)]
         if let Some(f) = tests::BEFORE_LOCK.with(|h| h.take()) {
             f();
@@ -445,7 +445,7 @@ impl IdleSet {
         // deadline is the drain's and it wakes the parker if that is
         // sooner than planned. Read before the lock, a drain could begin
         // unseen by both, and the connection wait out its idle timeout.
-        let deadline = held.deadline(held.conn.shared.is_closing());
+        let deadline = held.deadline(held.conn.shared().is_closing());
         let k = parked.slab.insert(held);
         // Registered under the lock: the parker sees a parked connection
         // only once the kernel watches it, and an event can only name a
@@ -460,7 +460,7 @@ impl IdleSet {
             log::warn!("courteous: cannot watch an idle connection: {e}");
             return match parked.slab.remove(k) {
                 Some(mut held) => {
-                    held.conn.registered = was_registered;
+                    held.conn.set_watched(was_registered);
                     Err(held.conn)
                 }
                 None => Ok(()),
@@ -709,7 +709,7 @@ impl IdleSet {
         // registry. One held again moves the planned look forward itself.
         for (conn, linger) in lingering {
             let input = discard_input(&conn);
-            let fin = match &*conn.stream {
+            let fin = match conn.stream() {
                 crate::net::Stream::Tcp(s) => crate::tcp_info::after_fin(s).ok(),
                 _ => None,
             };
@@ -749,7 +749,7 @@ fn discard_input(conn: &Conn) -> Input {
     let mut scratch = [0u8; 4096];
     let mut got = Input::Quiet;
     for _ in 0..16 {
-        match read_now(&*conn.stream, &mut scratch) {
+        match read_now(conn.stream(), &mut scratch) {
             Ok(TryRead::Data(_)) => got = Input::Came,
             Ok(TryRead::WouldBlock) => return got,
             Ok(TryRead::Eof) | Err(_) => return Input::Closed,
@@ -789,9 +789,10 @@ mod tests {
         let mut conn = Conn::accept(&shared, Stream::Unix(ours), info, None, Protocol::Http1);
         // Kept alive after a response: outside a drain it may wait the idle
         // timeout (60 s), longer than the parker's heartbeat.
-        conn.state = ConnState::Idle;
-        conn.requests = 1;
-        let drain_deadline = conn.last_active + shared.config.drain_grace;
+        let flight = crate::conn::InFlight::start(&shared, &mut conn);
+        flight.finish(&mut conn, true);
+        assert_eq!(conn.state(), ConnState::Idle);
+        let drain_deadline = conn.last_active() + shared.config.drain_grace;
 
         // The drain begins, and the parker looks at the (empty) set, just
         // as this connection is about to park.

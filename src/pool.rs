@@ -76,10 +76,10 @@ impl Worker {
                 // A new connection's request is usually here already (read
                 // it, or see that it is, in one syscall); a kept-alive
                 // one's next request never is this soon.
-                let here = if conn.requests > 0 {
+                let here = if conn.requests() > 0 {
                     conn.io().buffered()
-                } else if conn.tls.is_none() && conn.proto == Protocol::Http1 {
-                    match self.buf.fill_now(&*conn.stream) {
+                } else if !conn.is_tls() && conn.proto() == Protocol::Http1 {
+                    match self.buf.fill_now(conn.stream()) {
                         Ok(TryRead::Data(_)) => true,
                         Ok(TryRead::WouldBlock) => false,
                         // Gone before a request: nothing to answer.
@@ -93,7 +93,7 @@ impl Worker {
                 }
             }
             match step(self, &mut conn) {
-                Next::KeepAlive => conn.last_active = std::time::Instant::now(),
+                Next::KeepAlive => {}
                 Next::Close => {
                     self.idle.close(conn);
                     return Outcome::Done;
@@ -134,7 +134,7 @@ impl Worker {
     }
 
     fn serve(&mut self, conn: Conn, readable: bool) {
-        let step = match conn.proto {
+        let step = match conn.proto() {
             Protocol::Http1 => crate::http1::conn::one_request,
             Protocol::FastCgi => crate::fastcgi::conn::one_request,
         };
@@ -156,7 +156,7 @@ impl Worker {
 /// does so only once it saw the connection's next request arrive (the
 /// accept loop queues new connections only).
 fn from_parker(conn: &Conn) -> bool {
-    conn.requests > 0
+    conn.requests() > 0
 }
 
 /// The running pool.

@@ -1,21 +1,7 @@
 //! The connection registry: every open connection, its state, and a handle
 //! on its socket, so that a drain can see what is left and a deadline can
-//! force-close it.
-//!
-//! ```text
-//!            first byte             response written
-//!   New ───────────────► Active ───────────────────► Idle
-//!    │                   │  ▲                          │
-//!    │ hang-up, drain,   │  └────── next request ──────┘
-//!    │ timeout           │ handler takes the stream
-//!    ▼                   ▼
-//!  Closed ◄────────── Hijacked (the server lets go)
-//! ```
-//!
-//! Every transition is reported to the state hook as `(conn, old, new)`.
-//! Sequences a hook sees: reuse then close `New, Active, Idle, Active,
-//! Closed`; dial and hang up `New, Closed`; bogus request `New, Active,
-//! Closed`; hijack `New, Active, Hijacked`.
+//! force-close it. The states and who changes them: [`conn`](crate::conn),
+//! the one owner of a connection's life (its module docs have the diagram).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -33,7 +19,7 @@ use crate::net::{PeerCred, Stream};
 ///    │ hang-up, drain,   │  └────── next request ──────┘
 ///    │ timeout           │ handler takes the stream
 ///    ▼                   ▼
-///  Closed ◄────────── Hijacked (the server lets go)
+///  Closed             Hijacked (the handler's, still tracked by the drain)
 /// ```
 ///
 /// (Active and Idle connections end in `Closed` too.) Every change goes to
@@ -71,7 +57,9 @@ pub enum ConnState {
     Active,
     /// Kept alive between requests.
     Idle,
-    /// A handler took the raw stream; the server no longer tracks it.
+    /// A handler took the raw stream. The server speaks no more on it,
+    /// but a drain waits for it until the handler drops the stream, and a
+    /// shutdown deadline force-closes it. The hook's last report for it.
     Hijacked,
     /// Closed; the last state of every connection not hijacked.
     Closed,
@@ -83,7 +71,9 @@ impl ConnState {
             ConnState::New => 0,
             ConnState::Active => 1,
             ConnState::Idle => 2,
-            ConnState::Hijacked | ConnState::Closed => 3,
+            ConnState::Hijacked => 3,
+            // Never stored: a closed connection leaves the registry.
+            ConnState::Closed => 4,
         }
     }
 }
@@ -245,7 +235,7 @@ pub(crate) struct Entry {
 #[derive(Default)]
 pub(crate) struct Registry {
     map: HashMap<u64, Entry>,
-    counts: [usize; 3],
+    counts: [usize; 5],
     closing: usize,
 }
 
@@ -297,7 +287,7 @@ impl Registry {
     }
 
     pub(crate) fn drain_all(&mut self) -> Vec<Entry> {
-        self.counts = [0; 3];
+        self.counts = [0; 5];
         self.closing = 0;
         self.map.drain().map(|(_, e)| e).collect()
     }

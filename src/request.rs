@@ -3,10 +3,12 @@
 use std::cell::Cell;
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 use crate::drain::Shared;
+use crate::hijack::{Hijacked, HijackedStream};
 use crate::http1::body::Body;
 use crate::registry::ConnInfo;
 
@@ -24,49 +26,19 @@ use crate::registry::ConnInfo;
 /// ```
 pub struct Request<'a> {
     inner: http::Request<Body<'a>>,
-    conn: &'a ConnInfo,
-    shared: &'a Shared,
+    conn: &'a Arc<ConnInfo>,
+    shared: &'a Arc<Shared>,
     hijacked: &'a Cell<bool>,
     remote: Option<SocketAddr>,
     local: Option<SocketAddr>,
     https: bool,
 }
 
-/// A connection a handler took over with [`Request::hijack`].
-///
-/// # Examples
-///
-/// A protocol upgrade: answer `101`, then echo what the client sends,
-/// starting with the bytes the server had already read.
-///
-/// ```
-/// use std::io::{self, Write};
-/// use courteous::{Hijacked, Request};
-///
-/// fn upgrade_to_echo(req: &mut Request) -> io::Result<()> {
-///     let Hijacked { mut stream, buffered, .. } = req.hijack()?;
-///     stream.write_all(b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n")?;
-///     stream.write_all(&buffered)?;
-///     io::copy(&mut stream.try_clone()?, &mut stream)?;
-///     Ok(())
-/// }
-/// # let _ = upgrade_to_echo;
-/// ```
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Hijacked {
-    /// The socket, in blocking mode, with the server's write timeout set.
-    pub stream: TcpStream,
-    /// Bytes the server had read past the request head and not consumed
-    /// (the start of the body, or of pipelined requests).
-    pub buffered: Vec<u8>,
-}
-
 impl<'a> Request<'a> {
     pub(crate) fn new(
         inner: http::Request<Body<'a>>,
-        conn: &'a ConnInfo,
-        shared: &'a Shared,
+        conn: &'a Arc<ConnInfo>,
+        shared: &'a Arc<Shared>,
         hijacked: &'a Cell<bool>,
     ) -> Self {
         Request {
@@ -169,9 +141,11 @@ impl<'a> Request<'a> {
 
     /// Takes the raw connection (for a protocol upgrade, say). The server
     /// writes no response for this request (the handler's return value is
-    /// dropped), reports the connection `Hijacked`, and forgets it: a drain
-    /// neither waits for it nor closes it, and a shutdown deadline does not
-    /// kill it. Closing it is the handler's business.
+    /// dropped) and reports the connection `Hijacked`. It still tracks it
+    /// while the handler holds the [`HijackedStream`](crate::HijackedStream):
+    /// a drain waits for it, the stream says when a drain began (so the
+    /// session can end politely), and a shutdown deadline force-closes it
+    /// and counts it as killed. Dropping the stream closes the connection.
     ///
     /// Fails for a connection that is not TCP, after the body was taken
     /// out of the request, or when called twice; and for a TLS connection.
@@ -197,7 +171,7 @@ impl<'a> Request<'a> {
     /// });
     /// let mut client = RawClient::connect(server.addr()).unwrap();
     /// assert_eq!(client.get("/", Duration::from_secs(5)).unwrap().text(), "raw\n");
-    /// server.stop()?; // a hijacked connection does not hold the drain
+    /// server.stop()?; // the handler dropped the stream: nothing holds the drain
     /// # Ok::<(), courteous::Error>(())
     /// ```
     pub fn hijack(&mut self) -> io::Result<Hijacked> {
@@ -206,7 +180,11 @@ impl<'a> Request<'a> {
         }
         let (stream, buffered) = self.inner.body_mut().take_connection()?;
         self.hijacked.set(true);
-        Ok(Hijacked { stream, buffered })
+        let tracked = crate::conn::Hijack::take(self.shared, self.conn);
+        Ok(Hijacked {
+            stream: HijackedStream::new(stream, tracked),
+            buffered,
+        })
     }
 
     /// The connection this request came on.

@@ -1044,11 +1044,13 @@ fn wait_group_follows_the_state_transitions() {
 }
 
 /// graceful `TestGracefulRunDoesntTimeoutAfterHijack` and `TestNotifyClosed`
-/// ("hijacked connections should not be managed"): a hijacked connection
-/// is the handler's; the drain neither waits for it (even with
-/// a shutdown timeout, nothing is killed) nor closes it.
+/// ("hijacked connections should not be managed"), and Go's golang/go#17721
+/// (`Shutdown` ignores hijacked connections): here the opposite, on
+/// purpose. A hijacked connection is the handler's to speak on, but the
+/// drain still tracks it: it waits while the handler holds the stream,
+/// the stream sees the drain begin, and dropping it ends the drain.
 #[test]
-fn drain_is_not_held_by_a_hijacked_connection() {
+fn drain_waits_for_a_hijacked_connection_until_its_stream_is_dropped() {
     let (tx, taken) = mpsc::channel::<Hijacked>();
     let tx = Mutex::new(tx);
     let log = StateLog::new();
@@ -1069,19 +1071,31 @@ fn drain_is_not_held_by_a_hijacked_connection() {
         &[ConnState::New, ConnState::Active, ConnState::Hijacked],
         "hijacked",
     );
-    let began = begin_drain(&server);
-    assert_serve_returns(&mut server, began, PROMPT);
-    assert_eq!(server.handle().connections_killed(), 0);
+    await_stats(&server, "hijacked, its handler returned", |s| {
+        s.hijacked == 1 && s.in_flight == 0
+    });
+    assert!(!hijacked.stream.draining());
+    begin_drain(&server);
+    assert!(
+        hijacked.stream.wait_draining(T),
+        "the stream sees the drain"
+    );
+    assert!(
+        server.join(SHORT).is_none(),
+        "the drain waits for the hijacked connection"
+    );
 
-    // The connection outlived the server: its new owner still talks on it.
+    // Its owner says goodbye on it, then lets go: the drain ends.
     let mut stream = hijacked.stream;
     stream
         .write_all(HIJACKED)
         .expect("write on the hijacked stream");
+    let released = Instant::now();
     drop(stream);
-    let r = c
-        .read_response(T)
-        .expect("the response written after serve returned");
+    assert!(server.join(T).expect("serve returned").is_ok());
+    assert!(released.elapsed() < PROMPT);
+    assert_eq!(server.handle().connections_killed(), 0);
+    let r = c.read_response(T).expect("the goodbye");
     assert_eq!((r.status, r.text().as_str()), (200, "hijacked\n"));
     assert_eof(&mut c);
 }

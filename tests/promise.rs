@@ -350,3 +350,71 @@ fn a_connection_completed_by_the_kernel_is_never_reset_at_a_drain_unix() {
         assert!(!path.exists(), "the drain removed the socket file");
     }
 }
+
+// ----- hijacked connections are tracked, see the drain, and are bounded -----------
+
+/// A session run inline in the handler (as the `Hijacked` example does)
+/// sees the drain, says goodbye, and the drain ends when it does.
+#[test]
+fn an_inline_hijacked_session_sees_the_drain_and_ends_it_politely() {
+    let mut server = TestServer::start(Server::builder(), |req: &mut Request| {
+        let courteous::Hijacked { mut stream, .. } = req.hijack().expect("hijack");
+        stream
+            .write_all(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: upgrade\r\n\r\n",
+            )
+            .expect("101");
+        if stream.wait_draining(T) {
+            let _ = stream.write_all(b"bye\n");
+        }
+        Response::default()
+    });
+    let handle = server.handle();
+    let mut client = TcpStream::connect(server.addr()).expect("connect");
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: upgrade\r\n\r\n")
+        .expect("send");
+    wait_until(&handle, |s| s.hijacked == 1, T).expect("hijacked");
+    assert!(handle.close());
+    client.set_read_timeout(Some(T)).expect("timeout");
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).expect("a clean end");
+    assert!(
+        got.ends_with(b"\r\n\r\nbye\n"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    server.join(T).expect("serve returned").expect("serve ok");
+    assert_eq!(handle.stats().killed, 0);
+}
+
+/// A hijacked connection whose handler ignores the drain is force-closed
+/// at the shutdown deadline and counted, like a request that overstays.
+#[test]
+fn a_hijacked_connection_that_ignores_the_drain_is_killed_at_the_deadline() {
+    let held = Gate::new();
+    let h = held.clone();
+    let builder = Server::builder().shutdown_timeout(Duration::from_millis(200));
+    let mut server = TestServer::start(builder, move |req: &mut Request| {
+        let courteous::Hijacked { mut stream, .. } = req.hijack().expect("hijack");
+        h.wait(); // parked here; the stream is held
+                  // After the deadline the socket is shut down: writes fail.
+        let _ = stream.write_all(b"too late\n");
+        Response::default()
+    });
+    let handle = server.handle();
+    let mut client = RawClient::connect(server.addr()).expect("connect");
+    client
+        .send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    assert!(held.wait_parked(1, T));
+    assert!(handle.close());
+    server
+        .join(T)
+        .expect("serve returned at the deadline")
+        .expect("serve ok");
+    assert_eq!(handle.stats().killed, 1, "counted as killed");
+    assert_eq!(client.read_end(T), Ending::Eof);
+    held.open();
+    wait_until(&handle, |s| s.in_flight == 0 && s.connections == 0, T).expect("the handler ended");
+}

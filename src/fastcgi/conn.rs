@@ -33,7 +33,8 @@ use super::record::{
     self, BeginRequest, EndRequest, ProtocolStatus, RecordReader, RecordType, Role,
 };
 use crate::conn::Conn;
-use crate::drain::{InFlight, Shared};
+use crate::conn::InFlight;
+use crate::drain::Shared;
 use crate::http1::body::Body;
 use crate::http1::buf::{Fill, ReadBuf, INITIAL};
 
@@ -123,8 +124,8 @@ fn read_begin(w: &mut Worker, conn: &mut Conn, reader: &mut RecordReader) -> Res
     let shared = w.shared.clone();
     let cfg = &shared.config;
     let caps = capabilities(&shared);
-    let start = if conn.state == ConnState::New {
-        conn.last_active
+    let start = if conn.state() == ConnState::New {
+        conn.last_active()
     } else {
         Instant::now()
     };
@@ -169,7 +170,7 @@ fn read_begin(w: &mut Worker, conn: &mut Conn, reader: &mut RecordReader) -> Res
                     continue;
                 }
                 active = Some((id, begin.keep_conn()));
-                conn.set_state(ConnState::Active);
+                conn.head_started();
             }
             (RecordType::PARAMS, Some((aid, keep_conn))) if id == aid => {
                 if !content.is_empty() {
@@ -313,7 +314,6 @@ fn exchange(w: &mut Worker, conn: &mut Conn, reader: &mut RecordReader) -> Next 
     let shared = w.shared.clone();
     let cfg = &shared.config;
     let flight = InFlight::start(&shared, conn);
-    conn.requests += 1;
     let id = begun.id;
     let cgi = match begun.request {
         Ok(cgi) => cgi,
@@ -329,12 +329,10 @@ fn exchange(w: &mut Worker, conn: &mut Conn, reader: &mut RecordReader) -> Next 
     };
     let head_request = cgi.method == Method::HEAD;
     let hijacked = Cell::new(false);
+    let (io, info) = conn.io_and_info();
     let mut stdin = Stdin {
         input: Input {
-            io: Io {
-                stream: &conn.stream,
-                tls: conn.tls.as_deref_mut(),
-            },
+            io,
             buf: &mut w.buf,
             deadline: Instant::now(),
             waker: None,
@@ -354,7 +352,7 @@ fn exchange(w: &mut Worker, conn: &mut Conn, reader: &mut RecordReader) -> Next 
         *inner.uri_mut() = cgi.uri;
         *inner.version_mut() = cgi.version;
         *inner.headers_mut() = cgi.headers;
-        let mut req = Request::new(inner, &conn.info, &shared, &hijacked)
+        let mut req = Request::new(inner, info, &shared, &hijacked)
             .with_origin(cgi.peer, cgi.local, cgi.https);
         crate::handler::respond(&shared, &*w.handler, &mut req)
     };

@@ -28,8 +28,7 @@ use super::buf::Fill;
 use super::head::{self, Head, Limits, Reject};
 use super::write::{write_response, Reply};
 use crate::conn::Conn;
-use crate::drain::InFlight;
-use crate::io::Io;
+use crate::conn::InFlight;
 use crate::pool::{Next, Worker};
 use crate::registry::ConnState;
 use crate::request::Request;
@@ -66,8 +65,8 @@ fn read_head(w: &mut Worker, conn: &mut Conn) -> Result<Head, HeadEnd> {
     // A new connection's first head is timed from the accept (a client that
     // connects and dribbles cannot reset the clock); later ones from their
     // first byte.
-    let start = if conn.state == ConnState::New {
-        conn.last_active
+    let start = if conn.state() == ConnState::New {
+        conn.last_active()
     } else {
         Instant::now()
     };
@@ -83,9 +82,9 @@ fn read_head(w: &mut Worker, conn: &mut Conn) -> Result<Head, HeadEnd> {
                     w.buf.consume(n);
                     return Ok(h);
                 }
-                Ok(None) => conn.set_state(ConnState::Active),
+                Ok(None) => conn.head_started(),
                 Err(r) => {
-                    conn.set_state(ConnState::Active);
+                    conn.head_started();
                     return Err(HeadEnd::Reject(r));
                 }
             }
@@ -128,7 +127,7 @@ fn read_head(w: &mut Worker, conn: &mut Conn) -> Result<Head, HeadEnd> {
 fn reject(w: &mut Worker, conn: &mut Conn, r: Reject) -> Next {
     log::debug!(
         "courteous: conn {} rejected: {} {}",
-        conn.info.id(),
+        conn.info().id(),
         r.status,
         r.reason
     );
@@ -164,34 +163,27 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
     let head_request = method == Method::HEAD;
     let mut decoder = Decoder::for_framing(framing);
     let mut continue_pending = expect_continue && !decoder.is_done();
-    conn.requests += 1;
     let hijacked = Cell::new(false);
 
     let outcome = {
-        let src = Source::new(
-            Io {
-                stream: &conn.stream,
-                tls: conn.tls.as_deref_mut(),
-            },
-            &mut w.buf,
-            cfg,
-            &mut continue_pending,
-        );
+        let (io, info) = conn.io_and_info();
+        let src = Source::new(io, &mut w.buf, cfg, &mut continue_pending);
         let mut inner = http::Request::new(Body::new(src, &mut decoder));
         *inner.method_mut() = method;
         *inner.uri_mut() = uri;
         *inner.version_mut() = version;
         *inner.headers_mut() = headers;
-        let mut req = Request::new(inner, &conn.info, &shared, &hijacked);
+        let mut req = Request::new(inner, info, &shared, &hijacked);
         let outcome = crate::handler::respond(&shared, &*w.handler, &mut req);
         // The header map goes back for the next request, capacity kept.
         w.scratch.headers = std::mem::take(req.headers_mut());
         outcome
     };
     if hijacked.get() {
-        // The handler owns the socket now (through its own dup); dropping
-        // ours neither shuts it down nor sends anything.
-        conn.end = ConnState::Hijacked;
+        // The handler owns the socket now (through its own dup) and its
+        // registration: dropping ours neither shuts it down, nor sends
+        // anything, nor forgets the connection.
+        conn.hand_over();
         return Next::Drop;
     }
     let (resp, panicked) = outcome;
@@ -204,7 +196,7 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
         && !panicked
         && cfg
             .max_requests_per_conn
-            .map_or(true, |max| conn.requests < max);
+            .map_or(true, |max| conn.requests() < max);
     if keep && !decoder.is_done() {
         let mut src = Source::new(conn.io(), &mut w.buf, cfg, &mut continue_pending);
         keep = decoder.discard(&mut src, cfg.max_discard_bytes);
@@ -218,16 +210,13 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
         keep_alive: keep,
     };
     let wbuf = &mut w.wbuf;
-    let mut io = Io {
-        stream: &conn.stream,
-        tls: conn.tls.as_deref_mut(),
-    };
+    let mut io = conn.io();
     let keep = match catch_unwind(AssertUnwindSafe(|| {
         write_response(&mut io, wbuf, resp, reply)
     })) {
         Ok(Ok(k)) => k,
         Ok(Err(e)) => {
-            log::debug!("courteous: conn {}: write failed: {e}", conn.info.id());
+            log::debug!("courteous: conn {}: write failed: {e}", conn.info().id());
             return Next::Drop;
         }
         Err(_) => {

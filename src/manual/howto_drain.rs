@@ -57,7 +57,7 @@
 //! | Active | the handler finishes; the response carries `Connection: close` | full response, then EOF |
 //! | Idle, active moments ago | [`drain_grace`](crate::Builder::drain_grace) (100 ms from its last response) for its next request | that request answered with `Connection: close` |
 //! | Idle for longer | closed cleanly at once | EOF, never a reset |
-//! | Hijacked | nothing: the connection belongs to the handler | whatever the handler does |
+//! | Hijacked | the drain waits until the handler drops the stream; the stream says a drain began | whatever goodbye the handler's protocol has |
 //! | past [`shutdown_timeout`](crate::Builder::shutdown_timeout) | force-closed, counted in [`connections_killed`](crate::Handle::connections_killed) | EOF or reset |
 //!
 //! The states are those of [`ConnState`](crate::ConnState), as the
@@ -279,12 +279,25 @@
 //!
 //! A handler that calls [`Request::hijack`](crate::Request::hijack) takes
 //! the socket: the connection is reported
-//! [`Hijacked`](crate::ConnState::Hijacked) and the server forgets it. A
-//! drain neither waits for it nor closes it, and a shutdown deadline does
-//! not kill it or count it. If it should end with the drain, that is the
-//! handler's business: have an [`on_shutdown`](crate::Builder::on_shutdown)
-//! hook tell it to close, and hold a [`Routine`](crate::Routine) while it
-//! runs so that `serve` waits for it to say goodbye.
+//! [`Hijacked`](crate::ConnState::Hijacked), and the server writes nothing
+//! more on it. It is not forgotten: while the handler holds the
+//! [`HijackedStream`](crate::HijackedStream) (inline in the handler, or on
+//! a thread of its own), a drain waits for it as for a request in flight
+//! ([`Stats::hijacked`](crate::Stats::hijacked) counts them). The stream
+//! says when a drain began ([`draining`](crate::HijackedStream::draining),
+//! [`wait_draining`](crate::HijackedStream::wait_draining)), so the
+//! session can end the way its protocol ends politely (a WebSocket Close
+//! frame with 1001, a last line, a FIN), and dropping the stream closes
+//! it and lets the drain end. A session that ignores the drain is bounded
+//! by the [`shutdown_timeout`](crate::Builder::shutdown_timeout): the
+//! deadline shuts its socket down (its reads and writes fail) and counts
+//! it in [`connections_killed`](crate::Handle::connections_killed).
+//! Without a deadline, a drain waits for it as long as it lasts, as it
+//! would for a long handler.
+//!
+//! This is on purpose unlike Go's `Server.Shutdown`, which ignores
+//! hijacked connections (golang/go#17721): a process then exits under an
+//! upgraded connection without a goodbye.
 //!
 //! # Why `serve` returns without polling
 //!

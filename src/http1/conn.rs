@@ -62,6 +62,7 @@ fn read_head(w: &mut Worker, conn: &mut Conn) -> Result<Head, HeadEnd> {
         max_header_bytes: cfg.max_header_bytes,
         max_uri_bytes: cfg.max_uri_bytes,
         max_body_bytes: cfg.max_body_bytes,
+        allow_connect: cfg.allow_connect,
     };
     // A new connection's first head is timed from the accept (a client that
     // connects and dribbles cannot reset the clock); later ones from their

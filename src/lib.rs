@@ -44,8 +44,9 @@
 //! ## Further reading
 //!
 //! - The [`manual`]: how draining works, choosing timeouts and pool size,
-//!   deploying behind nginx, systemd and Kubernetes, and a map from Go's
-//!   manners, graceful and `net/http` to this crate.
+//!   deploying behind nginx, systemd and Kubernetes, what the server
+//!   refuses in a request and why, and a map from Go's manners, graceful
+//!   and `net/http` to this crate.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -72,8 +72,9 @@ pub struct Config {
     /// connection alive; a larger leftover closes the connection instead.
     pub max_discard_bytes: u64,
     /// Largest request body; a larger `Content-Length` gets 413 without the
-    /// handler being called, a longer chunked body fails the handler's read.
-    /// `None`: no limit.
+    /// handler being called, a longer chunked body fails the handler's read
+    /// (or, when the handler left it unread, gets 413 instead of the
+    /// handler's response). `None`: no limit.
     pub max_body_bytes: Option<u64>,
     /// Requests served on one connection before the server closes it
     /// (`Connection: close` on the last); `None`: no cap.

@@ -84,7 +84,7 @@
 //!
 //! | input | answer | RFC | why |
 //! |---|---|---|---|
-//! | `Transfer-Encoding: chunked, gzip` (chunked not last), or `gzip` alone, `xchunked`, `"chunked"` | 400 | RFC 9112 §6.3 | The RFC's *MUST*: the body's end cannot be found, so 400 and a close. |
+//! | `Transfer-Encoding: chunked, gzip` (chunked not last), or `gzip` alone, `xchunked`, `"chunked"` | 400 | RFC 9112 §6.3 | The RFC's *MUST*: the body's end cannot be found, so 400 and a close. It outranks §6.1's *SHOULD* (501 for a coding the server does not understand), which is left for the row below. |
 //! | `chunked` twice (`chunked, chunked`, in one field or two) | 400 | RFC 9112 §6.1 | A sender must not apply chunked twice. |
 //! | `Transfer-Encoding: gzip, chunked` (chunked last, after a coding this server does not decode) | 501 | RFC 9112 §6.1 | A server should answer 501 to a transfer coding it does not understand; the framing itself is sound. |
 //! | both `Transfer-Encoding` and `Content-Length`; `Transfer-Encoding` in HTTP/1.0 | 400 | RFC 9112 §6.1, §6.3 | Ambiguous framing: refused and closed. |

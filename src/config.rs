@@ -72,8 +72,9 @@ pub struct Config {
     /// connection alive; a larger leftover closes the connection instead.
     pub max_discard_bytes: u64,
     /// Largest request body; a larger `Content-Length` gets 413 without the
-    /// handler being called, a longer chunked body fails the handler's read.
-    /// `None`: no limit.
+    /// handler being called, a longer chunked body fails the handler's read
+    /// (or, when the handler left it unread, gets 413 instead of the
+    /// handler's response). `None`: no limit.
     pub max_body_bytes: Option<u64>,
     /// Requests served on one connection before the server closes it
     /// (`Connection: close` on the last); `None`: no cap.
@@ -104,6 +105,9 @@ pub struct Config {
     /// A path the server answers itself: `200 ok` while serving, `503
     /// draining` from the close on (for load-balancer health checks).
     pub health_path: Option<String>,
+    /// Hand `CONNECT` requests to the handler (default false: the server
+    /// answers them `501 Not Implemented` itself).
+    pub allow_connect: bool,
     pub(crate) tls: Option<TlsSetup>,
     pub(crate) on_state: Option<StateHook>,
     pub(crate) on_shutdown: Vec<Arc<dyn Fn() + Send + Sync>>,
@@ -154,6 +158,7 @@ impl Default for Config {
             fastcgi: false,
             drain_delay: Duration::ZERO,
             health_path: None,
+            allow_connect: false,
             tls: None,
             on_state: None,
             on_shutdown: Vec::new(),
@@ -190,6 +195,7 @@ impl fmt::Debug for Config {
             .field("fastcgi", &self.fastcgi)
             .field("drain_delay", &self.drain_delay)
             .field("health_path", &self.health_path)
+            .field("allow_connect", &self.allow_connect)
             .field("tls", &self.tls.is_some())
             .field("on_shutdown", &self.on_shutdown.len())
             .field("before_shutdown", &self.before_shutdown.is_some())
@@ -617,6 +623,61 @@ impl Builder {
     /// [`drain_delay`](Builder::drain_delay) shows it failing during a drain.
     pub fn health_route(mut self, path: impl Into<String>) -> Self {
         self.config.health_path = Some(path.into());
+        self
+    }
+
+    /// Hand `CONNECT` requests (`CONNECT host:port HTTP/1.1`, for a tunnel)
+    /// to the handler. By default the server answers them `501 Not
+    /// Implemented` and closes, so a handler written for ordinary requests
+    /// never sees one. A handler that accepts a `CONNECT` tunnels by
+    /// [hijacking](crate::Request::hijack) the connection; a `CONNECT`
+    /// answered with a response instead closes its connection after it.
+    ///
+    /// The other request-line and header rules, and why:
+    /// [`manual::strictness`](crate::manual::strictness).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::time::Duration;
+    /// use courteous::http::Method;
+    /// use courteous::testing::{RawClient, TestServer};
+    /// use courteous::{Request, Response, Server};
+    ///
+    /// let server = TestServer::start(Server::builder().allow_connect(true), |req: &mut Request| {
+    ///     if req.method() != Method::CONNECT {
+    ///         return Response::text("not a tunnel\n");
+    ///     }
+    ///     let target = req.uri().to_string(); // "example.test:443"
+    ///     let mut raw = req.hijack().expect("a plain TCP connection");
+    ///     let _ = raw.stream.write_all(b"HTTP/1.1 200 OK\r\n\r\n");
+    ///     // A proxy would connect to `target` and copy bytes both ways
+    ///     // (`raw.buffered` first: what came with the request; nothing here,
+    ///     // as this client waits for the 200). This one echoes four bytes.
+    ///     let mut ping = [0u8; 4];
+    ///     if raw.stream.read_exact(&mut ping).is_ok() {
+    ///         let echo = format!("{target} {}", String::from_utf8_lossy(&ping));
+    ///         let _ = raw.stream.write_all(echo.as_bytes());
+    ///     }
+    ///     Response::default() // dropped: the connection is the handler's
+    /// });
+    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// client.send(b"CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n").unwrap();
+    /// let mut stream = client.stream();
+    /// stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    /// let mut established = [0u8; 19];
+    /// stream.read_exact(&mut established).unwrap();
+    /// assert_eq!(&established, b"HTTP/1.1 200 OK\r\n\r\n");
+    /// stream.write_all(b"ping").unwrap();
+    /// let mut echo = String::new();
+    /// stream.read_to_string(&mut echo).unwrap();
+    /// assert_eq!(echo, "example.test:443 ping");
+    /// server.stop()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn allow_connect(mut self, on: bool) -> Self {
+        self.config.allow_connect = on;
         self
     }
 

@@ -17,7 +17,8 @@ use crate::net::Stream;
 const REFUSALS: [u16; 6] = [400, 413, 414, 431, 501, 505];
 
 /// Runs the head parser over `data`. The first byte picks the limits (the
-/// defaults, or small ones that the input can reach); the rest is the head.
+/// defaults, or small ones that the input can reach) and whether `CONNECT`
+/// is allowed; the rest is the head.
 pub fn head(data: &[u8]) {
     let Some((&pick, buf)) = data.split_first() else {
         return;
@@ -28,6 +29,7 @@ pub fn head(data: &[u8]) {
             max_header_bytes: 64 * 1024,
             max_uri_bytes: 8 * 1024,
             max_body_bytes: Some(16 << 20),
+            allow_connect: pick & 2 != 0,
         }
     } else {
         Limits {
@@ -35,6 +37,7 @@ pub fn head(data: &[u8]) {
             max_header_bytes: 64 + usize::from(pick) * 4,
             max_uri_bytes: usize::from(pick >> 2),
             max_body_bytes: Some(u64::from(pick) * 7),
+            allow_connect: pick & 2 != 0,
         }
     };
     match head::parse(buf, limits) {

@@ -47,8 +47,9 @@
 //! ## Further reading
 //!
 //! - The [`manual`]: how draining works, choosing timeouts and pool size,
-//!   deploying behind nginx, systemd and Kubernetes, and a map from Go's
-//!   manners, graceful and `net/http` to this crate.
+//!   deploying behind nginx, systemd and Kubernetes, what the server
+//!   refuses in a request and why, and a map from Go's manners, graceful
+//!   and `net/http` to this crate.
 
 // One module, `tcp_info`, allows `unsafe` for a single reviewed
 // `getsockopt` call (its docs say why); everything else denies it.

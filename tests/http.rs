@@ -454,13 +454,26 @@ fn content_length_with_transfer_encoding_is_400() {
     );
 }
 
+/// RFC 9112 §6.1: a coding the server does not decode, before a final
+/// chunked (so the framing itself is sound), is 501.
 #[test]
 fn an_unknown_transfer_coding_is_501() {
     expect_rejection(
         Server::builder(),
-        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
         501,
     );
+}
+
+/// RFC 9112 §6.3: without chunked as the final coding the body's end
+/// cannot be found, so even a known coding alone is 400 (the MUST there
+/// outranks §6.1's SHOULD 501), as is chunked followed by another.
+#[test]
+fn a_transfer_coding_without_chunked_last_is_400() {
+    for te in ["gzip", "chunked, gzip"] {
+        let request = format!("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: {te}\r\n\r\n");
+        expect_rejection(Server::builder(), request.as_bytes(), 400);
+    }
 }
 
 #[test]

@@ -16,6 +16,7 @@ use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use super::buf::ReadBuf;
+use super::head::{is_control_field, is_tchar};
 use crate::io::{Fill, Io};
 
 /// Longest chunk-size line (with extensions) or trailer line accepted.
@@ -51,14 +52,60 @@ pub(crate) struct Source<'a> {
     pub(crate) continue_pending: &'a mut bool,
 }
 
+/// A body the server refuses: the payload of the error a read gets, so
+/// that the server can tell these from the other errors (a client gone or
+/// slow) and answer for a body the handler left unread itself.
+#[derive(Debug)]
+enum Refusal {
+    /// The chunked framing breaks its grammar (RFC 9112 §7.1): 400.
+    Malformed(&'static str),
+    /// The body outgrew `max_body_bytes`: 413.
+    TooLarge,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Refusal::Malformed(msg) => msg,
+            Refusal::TooLarge => "request body too large",
+        })
+    }
+}
+
+impl std::error::Error for Refusal {}
+
 /// The error a handler's read gets when a chunked body outgrows
 /// `max_body_bytes`.
 fn too_large() -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, "request body too large")
+    io::Error::new(io::ErrorKind::InvalidData, Refusal::TooLarge)
+}
+
+fn malformed(msg: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, Refusal::Malformed(msg))
+}
+
+fn refusal(e: &io::Error) -> Option<&Refusal> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<Refusal>())
 }
 
 fn invalid(msg: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+/// How discarding what the handler left of a body ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Leftover {
+    /// Read to its end: the connection can carry the next request.
+    Read,
+    /// Not read to its end (too much left, a `100 Continue` never sent,
+    /// the client gone or slow, an earlier error): close.
+    Abandoned,
+    /// Its framing broke the grammar: answer `400` instead of the
+    /// handler's response, and close.
+    Malformed,
+    /// It outgrew `max_body_bytes`: answer `413` instead, and close.
+    TooLarge,
 }
 
 impl<'a> Source<'a> {
@@ -177,7 +224,7 @@ impl Decoder {
                     return Ok(n);
                 }
                 Decoder::Chunked(Chunk::Size, total) => {
-                    let line = take_line(src, MAX_LINE)?;
+                    let line = take_line(src, MAX_LINE, "line too long in chunked body")?;
                     let size = parse_chunk_size(&line)?;
                     let total = total.saturating_add(size);
                     if src.max_body.is_some_and(|max| total > max) {
@@ -199,52 +246,56 @@ impl Decoder {
                     return Ok(n);
                 }
                 Decoder::Chunked(Chunk::DataEnd, total) => {
-                    let line = take_line(src, 2)?;
-                    if !line.is_empty() {
-                        return Err(invalid("chunk data longer than its size"));
-                    }
+                    take_line(src, 0, "chunk data longer than its size")?;
                     *self = Decoder::Chunked(Chunk::Size, total);
                 }
                 Decoder::Chunked(Chunk::Trailers(seen), total) => {
-                    let line = take_line(src, MAX_LINE)?;
+                    let line = take_line(src, MAX_LINE, "line too long in chunked body")?;
                     if line.is_empty() {
                         *self = Decoder::Done;
                         return Ok(0);
                     }
                     let seen = seen + line.len() + 2;
-                    if seen > src.max_trailer_bytes || !line.contains(&b':') {
-                        return Err(invalid("bad or oversized trailer section"));
+                    if seen > src.max_trailer_bytes {
+                        return Err(malformed("trailer section too large"));
                     }
+                    check_trailer(&line)?;
                     *self = Decoder::Chunked(Chunk::Trailers(seen), total);
                 }
             }
         }
     }
 
-    /// Reads and discards the rest of the body, up to `limit` bytes.
-    /// True when the body ended within the limit (the connection can be
-    /// reused).
-    pub(crate) fn discard(&mut self, src: &mut Source<'_>, limit: u64) -> bool {
+    /// Reads and discards the rest of the body, up to `limit` bytes, and
+    /// says how that ended.
+    pub(crate) fn discard(&mut self, src: &mut Source<'_>, limit: u64) -> Leftover {
         if *src.continue_pending {
             // The client waits for a 100 that never came: it may or may not
             // send the body, so the connection cannot be reused.
-            return false;
+            return Leftover::Abandoned;
         }
         if let Some(n) = self.remaining() {
             if n > limit {
-                return false;
+                return Leftover::Abandoned;
             }
         }
         let mut scratch = [0u8; 4096];
         let mut total = 0u64;
         while total <= limit {
             match self.read(src, &mut scratch) {
-                Ok(0) => return self.is_done(),
+                Ok(0) if self.is_done() => return Leftover::Read,
+                Ok(0) => return Leftover::Abandoned,
                 Ok(n) => total += n as u64,
-                Err(_) => return false,
+                Err(e) => {
+                    return match refusal(&e) {
+                        Some(Refusal::Malformed(_)) => Leftover::Malformed,
+                        Some(Refusal::TooLarge) => Leftover::TooLarge,
+                        None => Leftover::Abandoned,
+                    }
+                }
             }
         }
-        false
+        Leftover::Abandoned
     }
 }
 
@@ -290,56 +341,157 @@ fn read_some(src: &mut Source<'_>, out: &mut [u8], left: u64) -> io::Result<usiz
 }
 
 /// The next CRLF-terminated line (without the CRLF), at most `max` bytes.
-fn take_line(src: &mut Source<'_>, max: usize) -> io::Result<Vec<u8>> {
+/// A CR or LF anywhere but in a CRLF is refused as soon as it is seen, so
+/// that a body ended by a bare LF gets an answer rather than a wait for a
+/// CRLF the client will never send.
+fn take_line(src: &mut Source<'_>, max: usize, too_long: &'static str) -> io::Result<Vec<u8>> {
     loop {
         let filled = src.buf.filled();
-        if let Some(i) = filled.windows(2).position(|w| w == b"\r\n") {
-            if i > max {
-                return Err(invalid("line too long in chunked body"));
-            }
-            let line = filled[..i].to_vec();
-            if line.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
-                return Err(invalid("bare CR, LF or NUL in chunked body"));
-            }
-            src.buf.consume(i + 2);
-            return Ok(line);
+        let end = filled.iter().position(|&b| b == b'\r' || b == b'\n');
+        let seen = end.unwrap_or(filled.len());
+        if seen > max {
+            return Err(malformed(too_long));
         }
-        if filled.len() > max + 1 || filled.len() >= super::buf::INITIAL {
-            return Err(invalid("line too long in chunked body"));
+        if let Some(i) = end {
+            if filled[i] == b'\n' {
+                return Err(malformed("bare LF in chunked body"));
+            }
+            match filled.get(i + 1) {
+                Some(b'\n') => {
+                    let line = filled[..i].to_vec();
+                    src.buf.consume(i + 2);
+                    return Ok(line);
+                }
+                Some(_) => return Err(malformed("bare CR in chunked body")),
+                None => {} // the LF may be on its way
+            }
         }
         fill_buf(src)?;
     }
 }
 
-/// `1*HEXDIG [ BWS ; ext ]`: at most 15 hex digits (no overflow games).
+/// `chunk-size [ chunk-ext ]` (RFC 9112 §7.1, §7.1.1): at most 15 hex
+/// digits (no overflow games), then
+/// `*( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )`, the
+/// name a token and the value a token or a quoted-string. Whitespace is
+/// allowed only around `;` and `=`, so `5 ` and `5;` are refused.
 fn parse_chunk_size(line: &[u8]) -> io::Result<u64> {
     let end = line
         .iter()
-        .position(|&b| b == b';' || b == b' ' || b == b'\t')
+        .position(|b| !b.is_ascii_hexdigit())
         .unwrap_or(line.len());
     let digits = &line[..end];
-    if digits.is_empty() || digits.len() > 15 {
-        return Err(invalid("bad chunk size"));
-    }
-    let rest = &line[end..];
-    let rest_ok = rest
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .map_or(true, |i| rest[i] == b';');
-    if !rest_ok {
-        return Err(invalid("bad chunk size"));
+    if digits.is_empty() || digits.len() > 15 || !valid_extensions(&line[end..]) {
+        return Err(malformed("bad chunk size line"));
     }
     let mut n: u64 = 0;
     for &d in digits {
         let v = match d {
             b'0'..=b'9' => d - b'0',
             b'a'..=b'f' => d - b'a' + 10,
-            b'A'..=b'F' => d - b'A' + 10,
-            _ => return Err(invalid("bad chunk size")),
+            _ => d - b'A' + 10,
         };
         n = (n << 4) | u64::from(v);
     }
     Ok(n)
+}
+
+fn skip_bws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
+    }
+    i
+}
+
+fn skip_token(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && is_tchar(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// The end of the quoted-string at `b[i]` (a DQUOTE), or `None`.
+fn skip_quoted(b: &[u8], mut i: usize) -> Option<usize> {
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    i += 1;
+    loop {
+        match *b.get(i)? {
+            b'"' => return Some(i + 1),
+            b'\\' => {
+                // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+                let c = *b.get(i + 1)?;
+                if !(c == b'\t' || c == b' ' || (0x21..=0x7e).contains(&c) || c >= 0x80) {
+                    return None;
+                }
+                i += 2;
+            }
+            // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+            c if c == b'\t' || c == b' ' || (0x21..=0x7e).contains(&c) || c >= 0x80 => i += 1,
+            _ => return None,
+        }
+    }
+}
+
+fn valid_extensions(ext: &[u8]) -> bool {
+    let mut i = 0;
+    while i < ext.len() {
+        i = skip_bws(ext, i);
+        if ext.get(i) != Some(&b';') {
+            return false;
+        }
+        i = skip_bws(ext, i + 1);
+        let name_end = skip_token(ext, i);
+        if name_end == i {
+            return false;
+        }
+        i = name_end;
+        let after = skip_bws(ext, i);
+        if ext.get(after) == Some(&b'=') {
+            let v = skip_bws(ext, after + 1);
+            let value_end = if ext.get(v) == Some(&b'"') {
+                match skip_quoted(ext, v) {
+                    Some(e) => e,
+                    None => return false,
+                }
+            } else {
+                skip_token(ext, v)
+            };
+            if value_end == v {
+                return false;
+            }
+            i = value_end;
+        }
+    }
+    true
+}
+
+/// A trailer field line (RFC 9112 §7.1.2, §5): `field-name ":" OWS
+/// field-value OWS`, the name a token and the value visible bytes, spaces
+/// and tabs. Trailer fields are read and dropped, never shown to the
+/// handler (RFC 9112 §7.1.2 allows it); one that frames, routes or
+/// manages the connection (`Content-Length`, `Host`, ...) must not be a
+/// trailer at all (RFC 9110 §6.5.1), and is refused.
+fn check_trailer(line: &[u8]) -> io::Result<()> {
+    let colon = line.iter().position(|&b| b == b':');
+    let Some(colon) = colon.filter(|&c| c > 0) else {
+        return Err(malformed("bad trailer field"));
+    };
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
+    if !name.iter().all(|&b| is_tchar(b))
+        || !value
+            .iter()
+            .all(|&b| b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80)
+    {
+        return Err(malformed("bad trailer field"));
+    }
+    if is_control_field(name, true) {
+        return Err(malformed(
+            "a framing or routing field in the trailer section",
+        ));
+    }
+    Ok(())
 }
 
 /// A request body: read it with [`std::io::Read`].
@@ -568,6 +720,247 @@ mod tests {
         }
     }
 
+    /// Decodes `wire` from a peer that stays connected (no FIN, and a read
+    /// timeout longer than any test's patience): an error must come from
+    /// the bytes themselves, not from the end of the stream or a timeout.
+    fn decode_held(wire: &[u8], max_body: Option<u64>) -> (Vec<u8>, io::Result<()>) {
+        let (mut client, server) = std::os::unix::net::UnixStream::pair().unwrap();
+        client.write_all(wire).unwrap();
+        let stream = Stream::Unix(server);
+        let limits = TestLimits {
+            read_timeout: Duration::from_secs(10),
+            max_trailer_bytes: 1024,
+            max_body,
+        };
+        let mut dec = Decoder::for_framing(Framing::Chunked);
+        let got = read_all(&mut dec, &stream, &mut ReadBuf::new(), 7, limits);
+        drop(client);
+        got
+    }
+
+    /// What discarding `wire` (the handler read none of it) ends with, the
+    /// peer still connected.
+    fn discard_held(wire: &[u8], framing: Framing, max_body: Option<u64>) -> Leftover {
+        let (mut client, server) = std::os::unix::net::UnixStream::pair().unwrap();
+        client.write_all(wire).unwrap();
+        let stream = Stream::Unix(server);
+        let mut buf = ReadBuf::new();
+        let mut pending = false;
+        let mut src = Source {
+            io: Io {
+                stream: &stream,
+                tls: None,
+            },
+            buf: &mut buf,
+            read_timeout: Duration::from_secs(10),
+            max_trailer_bytes: 1024,
+            max_body,
+            continue_pending: &mut pending,
+        };
+        let got = Decoder::for_framing(framing).discard(&mut src, 1 << 20);
+        drop(client);
+        got
+    }
+
+    /// The refusal an error carries: the message of a malformed body, or
+    /// `"too large"`.
+    fn refused(e: &io::Error) -> Option<&'static str> {
+        match refusal(e)? {
+            Refusal::Malformed(m) => Some(m),
+            Refusal::TooLarge => Some("too large"),
+        }
+    }
+
+    /// RFC 9112 §7.1, §7.1.1: `chunk-size [ chunk-ext ] CRLF`, with
+    /// `chunk-ext = *( BWS ";" BWS token [ BWS "=" BWS ( token /
+    /// quoted-string ) ] )`. Whitespace only around `;` and `=`.
+    #[test]
+    fn chunk_size_lines_follow_the_grammar() {
+        for line in [
+            &b"5;"[..],
+            b"5;bad[=x",
+            b"5 ",
+            b"5\t",
+            b"5 \t",
+            b"5; ",
+            b"5;a=",
+            b"5;a= ",
+            b"5;a=\"x",
+            b"5;a=\"x\\",
+            b"5;=x",
+            b"5;a b",
+            b"5;a=b ",
+            b"5;a=b;",
+            b"5;a=b c",
+            b"5 x",
+            b"5;a=\"\x01\"",
+            b"5;a=x\"y\"",
+            b"5;;a",
+            b"5,a",
+            b" 5",
+            b";a",
+            b"",
+            b"0x5",
+            b"+5",
+        ] {
+            let mut wire = line.to_vec();
+            wire.extend_from_slice(b"\r\nhello\r\n0\r\n\r\n");
+            let (body, end) = decode_held(&wire, None);
+            let e = end.expect_err(&String::from_utf8_lossy(line));
+            assert_eq!(refused(&e), Some("bad chunk size line"), "{line:?}: {e}");
+            assert!(body.is_empty(), "{line:?}");
+            // The last chunk follows the same grammar.
+            let mut last = line.to_vec();
+            if last.first() == Some(&b'5') {
+                last[0] = b'0';
+                last.extend_from_slice(b"\r\n\r\n");
+                let (_, end) = decode_held(&last, None);
+                assert!(end.is_err(), "last chunk {line:?}");
+            }
+        }
+        for line in [
+            &b"5;a"[..],
+            b"5 ;a",
+            b"5\t; a",
+            b"5 ; a = b",
+            b"5;a=b;c",
+            b"5;a=\"\"",
+            b"5;a=\"q \\\" ;x=\"",
+            b"5;a=\"\x80\xff\"",
+            b"5;!#$%&'*+-.^_`|~=x",
+            b"0005",
+            b"5",
+        ] {
+            let mut wire = line.to_vec();
+            wire.extend_from_slice(b"\r\nhello\r\n0;x=y\r\n\r\n");
+            let (body, end) = decode_held(&wire, None);
+            assert!(end.is_ok(), "{line:?}: {end:?}");
+            assert_eq!(body, b"hello", "{line:?}");
+        }
+    }
+
+    /// A line ended by a bare LF, or a CR without its LF, is refused as
+    /// soon as it is seen: in particular a trailer section ended by a bare
+    /// LF (`0\r\n\n`) is answered, not waited on.
+    #[test]
+    fn bare_lf_and_bare_cr_fail_at_once() {
+        for (wire, why) in [
+            (&b"0\r\n\n"[..], "bare LF in chunked body"),
+            (b"0\r\nX-A: a\n", "bare LF in chunked body"),
+            (b"0\r\nX-A: a\n\r\n", "bare LF in chunked body"),
+            (b"5\nhello\r\n0\r\n\r\n", "bare LF in chunked body"),
+            (b"5\r\nhello\n0\r\n\r\n", "bare LF in chunked body"),
+            (b"0\n\r\n", "bare LF in chunked body"),
+            (b"5\rhello", "bare CR in chunked body"),
+            (b"5\r\nhello\rX", "bare CR in chunked body"),
+            (b"0\r\n\rX", "bare CR in chunked body"),
+            (b"5\r\nhelloXX", "chunk data longer than its size"),
+        ] {
+            let (_, end) = decode_held(wire, None);
+            let e = end.expect_err(&String::from_utf8_lossy(wire));
+            assert_eq!(refused(&e), Some(why), "{wire:?}: {e}");
+        }
+    }
+
+    /// Trailer fields (RFC 9112 §7.1.2) are field lines, and none of them
+    /// frames, routes or manages the connection (RFC 9110 §6.5.1); the
+    /// others are read and dropped.
+    #[test]
+    fn trailer_fields() {
+        for line in [
+            &b"Content-Length: 5"[..],
+            b"content-length: 5",
+            b"Transfer-Encoding: chunked",
+            b"Host: a",
+            b"Connection: close",
+            b"Trailer: x",
+            b"TE: trailers",
+            b"Expect: 100-continue",
+            b"Content_Length: 5",
+            b"X-A",
+            b": a",
+            b" X-A: a",
+            b"\tX-A: a",
+            b"X-A : a",
+            b"X A: a",
+            b"X-A: a\x00",
+            b"X-A: a\x7f",
+            b"X[A]: a",
+        ] {
+            let mut wire = b"5\r\nhello\r\n0\r\n".to_vec();
+            wire.extend_from_slice(line);
+            wire.extend_from_slice(b"\r\n\r\n");
+            let (body, end) = decode_held(&wire, None);
+            let e = end.expect_err(&String::from_utf8_lossy(line));
+            assert!(refused(&e).is_some(), "{line:?}: {e}");
+            assert_eq!(body, b"hello");
+        }
+        for line in [
+            &b"X-Checksum: abc"[..],
+            b"Server-Timing: a;dur=1",
+            b"X-A:",
+            b"X-A:\ta b\t",
+            b"X-A: \x80\xff",
+            b"Content-Length-X: 5",
+        ] {
+            let mut wire = b"5\r\nhello\r\n0\r\n".to_vec();
+            wire.extend_from_slice(line);
+            wire.extend_from_slice(b"\r\n\r\n");
+            let (body, end) = decode_held(&wire, None);
+            assert!(end.is_ok(), "{line:?}: {end:?}");
+            assert_eq!(body, b"hello");
+        }
+    }
+
+    /// Discarding a body the handler left unread says why it stopped: the
+    /// server answers for a malformed or oversized one itself.
+    #[test]
+    fn discard_says_how_it_ended() {
+        let chunked = Framing::Chunked;
+        assert_eq!(
+            discard_held(b"5\r\nhello\r\n0\r\n\r\n", chunked, None),
+            Leftover::Read
+        );
+        for wire in [
+            &b"5;\r\nhello\r\n0\r\n\r\n"[..],
+            b"5;bad[=x\r\nhello\r\n0\r\n\r\n",
+            b"5 \r\nhello\r\n0\r\n\r\n",
+            b"5\r\nhello\r\n0\r\n\n",
+            b"5\r\nhello\r\n0\r\nHost: a\r\n\r\n",
+        ] {
+            assert_eq!(
+                discard_held(wire, chunked, None),
+                Leftover::Malformed,
+                "{wire:?}"
+            );
+        }
+        assert_eq!(
+            discard_held(b"5\r\nhello\r\n0\r\n\r\n", chunked, Some(4)),
+            Leftover::TooLarge
+        );
+        // A client gone mid-body: nothing to answer for, just close.
+        let (mut client, server) = std::os::unix::net::UnixStream::pair().unwrap();
+        client.write_all(b"5\r\nhel").unwrap();
+        drop(client);
+        let stream = Stream::Unix(server);
+        let (mut buf, mut pending) = (ReadBuf::new(), false);
+        let mut src = Source {
+            io: Io {
+                stream: &stream,
+                tls: None,
+            },
+            buf: &mut buf,
+            read_timeout: Duration::from_secs(10),
+            max_trailer_bytes: 1024,
+            max_body: None,
+            continue_pending: &mut pending,
+        };
+        let mut dec = Decoder::for_framing(chunked);
+        assert_eq!(dec.discard(&mut src, 1 << 20), Leftover::Abandoned);
+        // A read after an error is no refusal of its own.
+        assert_eq!(dec.discard(&mut src, 1 << 20), Leftover::Abandoned);
+    }
+
     #[test]
     fn chunked_body_over_the_limit_fails() {
         let wire = b"3e8\r\n"
@@ -696,6 +1089,18 @@ mod tests {
             data: Vec<(usize, usize)>,
             /// Where the trailer section starts (after the last chunk's line).
             trailers_at: usize,
+            /// Where each chunk-size line (the last chunk's too) ends: the CR
+            /// of its CRLF.
+            size_ends: Vec<usize>,
+            /// The CR of every CRLF of the framing (after size lines, data,
+            /// trailer lines, and the final empty line).
+            crlfs: Vec<usize>,
+        }
+
+        /// A trailer field name: any token but the framing and routing
+        /// fields, which a trailer section must not hold.
+        fn trailer_name() -> impl Strategy<Value = Vec<u8>> {
+            token(1, 12).prop_filter("not a control field", |n| !is_control_field(n, true))
         }
 
         fn token(min: usize, max: usize) -> impl Strategy<Value = Vec<u8>> {
@@ -779,7 +1184,7 @@ mod tests {
             fn chunked()(
                 chunks in vec((data(1, 200), 0usize..3, any::<bool>(), extensions()), 0..8),
                 last in (0usize..3, extensions()),
-                trailers in vec((token(1, 12), bws(), vec(prop_oneof![0x21u8..=0x7e, 0x80u8..=0xff], 0..20)), 0..4),
+                trailers in vec((trailer_name(), bws(), vec(prop_oneof![0x21u8..=0x7e, 0x80u8..=0xff], 0..20)), 0..4),
             ) -> Chunked {
                 let mut c = Chunked {
                     wire: Vec::new(),
@@ -787,20 +1192,27 @@ mod tests {
                     digits: Vec::new(),
                     data: Vec::new(),
                     trailers_at: 0,
+                    size_ends: Vec::new(),
+                    crlfs: Vec::new(),
                 };
                 for (data, zeros, upper, ext) in chunks {
                     let at = c.wire.len();
                     c.wire.extend(hex(data.len() as u64, zeros, upper));
                     c.digits.push((at, c.wire.len()));
                     c.wire.extend(ext);
+                    c.size_ends.push(c.wire.len());
+                    c.crlfs.push(c.wire.len());
                     c.wire.extend_from_slice(b"\r\n");
                     c.data.push((c.wire.len(), c.wire.len() + data.len()));
                     c.wire.extend_from_slice(&data);
+                    c.crlfs.push(c.wire.len());
                     c.wire.extend_from_slice(b"\r\n");
                     c.body.extend(data);
                 }
                 c.wire.extend(hex(0, last.0, false));
                 c.wire.extend(last.1);
+                c.size_ends.push(c.wire.len());
+                c.crlfs.push(c.wire.len());
                 c.wire.extend_from_slice(b"\r\n");
                 c.trailers_at = c.wire.len();
                 for (name, ows, value) in trailers {
@@ -808,8 +1220,10 @@ mod tests {
                     c.wire.push(b':');
                     c.wire.extend_from_slice(ows);
                     c.wire.extend(value);
+                    c.crlfs.push(c.wire.len());
                     c.wire.extend_from_slice(b"\r\n");
                 }
+                c.crlfs.push(c.wire.len());
                 c.wire.extend_from_slice(b"\r\n");
                 c
             }
@@ -903,6 +1317,14 @@ mod tests {
             BadTrailer(Vec<u8>),
             /// The body is one byte over `max_body_bytes`.
             OverLimit,
+            /// Bytes the grammar refuses at the end of a chunk-size line:
+            /// whitespace without an extension, an extension without a name
+            /// or value, a byte that is not a tchar.
+            BadSizeEnd(Index, &'static [u8]),
+            /// A CRLF of the framing cut to a bare LF.
+            BareLf(Index),
+            /// A trailer field that frames or routes.
+            ControlTrailer(&'static [u8]),
         }
 
         fn damage() -> impl Strategy<Value = Damage> {
@@ -920,6 +1342,35 @@ mod tests {
                 (any::<Index>(), 16usize..24).prop_map(|(c, n)| Damage::LongSize(c, n)),
                 token(1, 20).prop_map(Damage::BadTrailer),
                 Just(Damage::OverLimit),
+                (
+                    any::<Index>(),
+                    select(vec![
+                        &b" "[..],
+                        b"\t",
+                        b" \t",
+                        b";",
+                        b"; ",
+                        b";bad[=x",
+                        b";a=",
+                        b";a= ",
+                        b";=x",
+                        b";a=\"x",
+                        b";a b",
+                        b";a=b ",
+                        b";a=b;",
+                        b";;a",
+                        b",a",
+                    ]),
+                )
+                    .prop_map(|(i, b)| Damage::BadSizeEnd(i, b)),
+                any::<Index>().prop_map(Damage::BareLf),
+                select(vec![
+                    &b"Content-Length: 5"[..],
+                    b"transfer-encoding: chunked",
+                    b"Host: a",
+                    b"Content_Length: 5",
+                ])
+                .prop_map(Damage::ControlTrailer),
             ]
         }
 
@@ -943,6 +1394,18 @@ mod tests {
                 Damage::OverLimit => {
                     let max = (c.body.len() as u64).checked_sub(1)?;
                     return Some((w, Some(max), invalid));
+                }
+                Damage::BadSizeEnd(i, bytes) => {
+                    let at = c.size_ends[i.index(c.size_ends.len())];
+                    w.splice(at..at, bytes.iter().copied());
+                }
+                Damage::BareLf(i) => {
+                    w.remove(c.crlfs[i.index(c.crlfs.len())]);
+                }
+                Damage::ControlTrailer(line) => {
+                    let mut line = line.to_vec();
+                    line.extend_from_slice(b"\r\n");
+                    w.splice(c.trailers_at..c.trailers_at, line);
                 }
                 _ if c.data.is_empty() => return None,
                 Damage::BadDigit(k, i, b) => {

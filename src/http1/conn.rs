@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use http::{Method, StatusCode};
 
-use super::body::{Body, Decoder, Source};
+use super::body::{Body, Decoder, Leftover, Source};
 use super::buf::Fill;
 use super::head::{self, Head, Limits, Reject};
 use super::write::{write_response, Reply};
@@ -61,6 +61,7 @@ fn read_head(w: &mut Worker, conn: &mut Conn) -> Result<Head, HeadEnd> {
         max_header_bytes: cfg.max_header_bytes,
         max_uri_bytes: cfg.max_uri_bytes,
         max_body_bytes: cfg.max_body_bytes,
+        allow_connect: cfg.allow_connect,
     };
     // A new connection's first head is timed from the accept (a client that
     // connects and dribbles cannot reset the clock); later ones from their
@@ -131,10 +132,7 @@ fn reject(w: &mut Worker, conn: &mut Conn, r: Reject) -> Next {
         r.status,
         r.reason
     );
-    let mut text = String::with_capacity(r.reason.len() + 1);
-    text.push_str(r.reason);
-    text.push('\n');
-    let resp = Response::text(text).with_status(r.status);
+    let resp = reject_response(r);
     let reply = Reply {
         head_request: false,
         version: http::Version::HTTP_11,
@@ -144,6 +142,14 @@ fn reject(w: &mut Worker, conn: &mut Conn, r: Reject) -> Next {
         Ok(_) => Next::Close,
         Err(_) => Next::Drop,
     }
+}
+
+/// The server's own answer to a request it refuses: the reason, as text.
+fn reject_response(r: Reject) -> Response {
+    let mut text = String::with_capacity(r.reason.len() + 1);
+    text.push_str(r.reason);
+    text.push('\n');
+    Response::text(text).with_status(r.status)
 }
 
 /// One request: handler, response, leftovers.
@@ -186,12 +192,15 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
         conn.hand_over();
         return Next::Drop;
     }
-    let (resp, panicked) = outcome;
+    let (mut resp, panicked) = outcome;
 
     // Can the connection carry another request after this one? A body the
     // handler left unread is discarded now, before the response is written,
     // so that the response's `Connection` header tells the truth: when the
-    // rest is too large (or never comes) the response says `close`.
+    // rest is too large (or never comes) the response says `close`. A rest
+    // the server refuses (its framing malformed, or over the body limit)
+    // is answered by the server instead of the handler, which never saw
+    // the error: a handler that read the body saw it and answered itself.
     let mut keep = keep_alive
         && !panicked
         && cfg
@@ -199,7 +208,29 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
             .map_or(true, |max| conn.requests() < max);
     if keep && !decoder.is_done() {
         let mut src = Source::new(conn.io(), &mut w.buf, cfg, &mut continue_pending);
-        keep = decoder.discard(&mut src, cfg.max_discard_bytes);
+        let refused;
+        (keep, refused) = match decoder.discard(&mut src, cfg.max_discard_bytes) {
+            Leftover::Read => (true, None),
+            Leftover::Abandoned => (false, None),
+            Leftover::Malformed => (
+                false,
+                Some((StatusCode::BAD_REQUEST, "malformed chunked body")),
+            ),
+            Leftover::TooLarge => (
+                false,
+                Some((StatusCode::PAYLOAD_TOO_LARGE, "request body too large")),
+            ),
+        };
+        if let Some((status, reason)) = refused {
+            let r = Reject { status, reason };
+            log::debug!(
+                "courteous: conn {} body refused: {} {}",
+                conn.info.id(),
+                r.status,
+                r.reason
+            );
+            resp = reject_response(r);
+        }
     }
     if keep && shared.is_draining() && !head::complete_head_buffered(w.buf.filled()) {
         keep = false;

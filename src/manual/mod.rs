@@ -15,6 +15,10 @@
 //! - [`deploying`]: **Deploying behind nginx, systemd and Kubernetes.**
 //!   Keep-alive upstreams, FastCGI, socket activation, readiness
 //!   notification, zero-downtime restarts, readiness drains.
+//! - [`strictness`]: **What the server refuses in a request, and why.**
+//!   Every request-line, `Host`, framing and chunked-body rule, with the
+//!   RFC clause behind it and the reason for each choice the RFCs leave
+//!   open.
 //! - [`from_go`]: **Coming from Go's manners and graceful.** Every function
 //!   and type of `braintree/manners`, `tylerb/graceful` and `net/http`'s
 //!   shutdown API, mapped to this crate; and the defects of those servers
@@ -27,4 +31,5 @@
 pub mod deploying;
 pub mod from_go;
 pub mod howto_drain;
+pub mod strictness;
 pub mod timeouts;

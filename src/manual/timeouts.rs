@@ -32,6 +32,7 @@
 //! assert_eq!(c.drain_delay, Duration::ZERO);
 //! assert_eq!(c.health_path, None);
 //! assert_eq!(c.unix_mode, 0o660);
+//! assert!(!c.allow_connect);
 //! ```
 //!
 //! # Workers, the idle set and the parker
@@ -147,7 +148,7 @@
 //! | [`max_header_bytes`](crate::Builder::max_header_bytes) | 64 KiB (Go: 1 MiB) | `431` |
 //! | [`max_headers`](crate::Builder::max_headers) | 100 fields | `431` |
 //! | [`max_uri_bytes`](crate::Builder::max_uri_bytes) | 8 KiB (nginx's line limit) | `414` |
-//! | [`max_body_bytes`](crate::Builder::max_body_bytes) | 16 MiB; `None` for none | `413` before the handler for a `Content-Length` body; a failing read for a chunked one |
+//! | [`max_body_bytes`](crate::Builder::max_body_bytes) | 16 MiB; `None` for none | `413` before the handler for a `Content-Length` body; a failing read for a chunked one (or `413` from the server, for one the handler left unread) |
 //! | [`max_discard_bytes`](crate::Builder::max_discard_bytes) | 256 KiB | the connection closes instead of being kept alive |
 //! | [`max_requests_per_conn`](crate::Builder::max_requests_per_conn) | 10,000; `None` for no cap | the last response says `Connection: close` |
 //!
@@ -158,6 +159,12 @@
 //! connection. `max_requests_per_conn` makes long-lived keep-alive
 //! connections come back through the load balancer now and then, so that
 //! load spreads to new instances.
+//!
+//! The protocol rules (what a request line, `Host` or framing must look
+//! like) have no settings but one: [`allow_connect`](crate::Builder::allow_connect)
+//! (default false, `501` for a `CONNECT`) hands `CONNECT` requests to a
+//! handler that tunnels. Every rule and its reason:
+//! [`strictness`](super::strictness).
 //!
 //! # Drain settings
 //!

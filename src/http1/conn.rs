@@ -225,7 +225,7 @@ fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
             let r = Reject { status, reason };
             log::debug!(
                 "courteous: conn {} body refused: {} {}",
-                conn.info.id(),
+                conn.info().id(),
                 r.status,
                 r.reason
             );

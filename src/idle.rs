@@ -112,10 +112,13 @@ impl Held {
 /// A lingering close: our FIN is sent, and what the peer still sends is
 /// read and discarded, so that the close cannot turn into a reset that
 /// erases a response the peer has not read yet (RFC 9112 §9.6). The risk
-/// is over once the peer acknowledged our FIN (and so every byte before
-/// it: what it sent before our FIN reached it is here, or just behind
-/// the acknowledgement) and nothing came for a margin of a few round-trip
-/// times; the configured `linger` is only the upper bound. So a client
+/// is over once every byte of ours before the FIN is acknowledged (the
+/// response is in the peer's kernel: a reset can no longer cost it), the
+/// FIN has left, and nothing came for a margin of a few round-trip times
+/// since: what the peer sent before our FIN reached it has arrived by
+/// then, and was read. (The FIN's own acknowledgement is not awaited: a
+/// peer that reads nothing delays it by its delayed-ACK timer, 40 ms on
+/// Linux.) The configured `linger` is only the upper bound. So a client
 /// that keeps its socket open after the response, or a pool that never
 /// reads an idle socket, does not hold the drain: on loopback a linger
 /// ends about a millisecond after our FIN.
@@ -181,7 +184,7 @@ impl Linger {
             return Settle::Done;
         }
         let settled_at = match fin {
-            Some(f) if !f.acked => {
+            Some(f) if !f.delivered => {
                 self.next_look = now + self.step;
                 self.step = (self.step * 2).min(SETTLE_MAX_STEP);
                 return Settle::Again(self);
@@ -824,6 +827,7 @@ mod tests {
     fn acked(yes: bool) -> Option<crate::tcp_info::AfterFin> {
         Some(crate::tcp_info::AfterFin {
             acked: yes,
+            delivered: yes,
             rtt: Duration::from_micros(50),
             rtt_var: Duration::from_micros(25),
         })
@@ -883,6 +887,7 @@ mod tests {
     fn the_margin_grows_with_the_round_trip_time() {
         let slow = Some(crate::tcp_info::AfterFin {
             acked: true,
+            delivered: true,
             rtt: Duration::from_millis(40),
             rtt_var: Duration::from_millis(5),
         });

@@ -170,17 +170,23 @@
 //!    the FIN: the client sees a clean end of stream;
 //! 2. it keeps reading, and discarding, what the client still sends, until
 //!    a reset can no longer do harm: the client's own FIN arrives, or the
-//!    client's kernel has acknowledged our FIN (and with it every byte of
-//!    the response) and nothing came for a margin of a few round-trip
-//!    times (twice the smoothed RTT plus four times its variation, at
+//!    client's kernel has acknowledged every byte of the response, our FIN
+//!    has left, and nothing came for a margin of a few round-trip times
+//!    since (twice the smoothed RTT plus four times its variation, at
 //!    least 1 ms); [`linger`](crate::Builder::linger) (500 ms) is only the
 //!    upper bound;
 //! 3. only then it closes the socket.
 //!
-//! The acknowledgement matters because a client's bytes that crossed our
-//! FIN were sent before its kernel acknowledged it: once the
-//! acknowledgement is here, so are they (or they are just behind it, which
-//! the margin covers), and they were read. Many clients never send their
+//! Once the response is acknowledged it is in the client's kernel, and a
+//! reset can no longer cost it in transit; and bytes the client sent
+//! before our FIN reached it (a pipelined request, a pooled connection
+//! reused at that moment) arrive within a round trip of the FIN, which the
+//! margin covers, and are read. The FIN's own acknowledgement is not
+//! awaited: a client that reads nothing sends it only when its delayed-ACK
+//! timer fires (40 ms on Linux). What is left is a FIN lost on the way
+//! and a client that writes after the margin: then a late byte meets a
+//! closed socket and the client sees a reset instead of the end, with its
+//! response already delivered. Many clients never send their
 //! FIN promptly: urllib3 and Java pools never read an idle pooled socket,
 //! and many clients keep a socket open after reading a `Connection: close`
 //! response. Their kernel acknowledges our FIN within a round trip all the

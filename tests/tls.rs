@@ -327,3 +327,32 @@ fn listen_and_serve_tls_serves_the_default_server() {
         courteous::listen_and_serve_tls("127.0.0.1:0", certs.cert(), "/nonexistent/key.pem", hello);
     assert!(matches!(bad, Err(Error::Tls(_))), "{bad:?}");
 }
+
+/// A pooled HTTPS client that never reads its idle socket again (requests,
+/// Java pools) does not hold the drain: it gets close_notify and our FIN,
+/// and `serve` returns at once, not a linger (500 ms) later.
+#[test]
+fn pooled_https_clients_that_never_read_do_not_hold_serve() {
+    let certs = Certs::new("pooled");
+    let mut server = certs.server(Server::builder().drain_grace(Duration::ZERO), hello);
+    let handle = server.handle();
+    let mut pool: Vec<_> = (0..20)
+        .map(|_| {
+            let mut c = certs.raw(server.addr());
+            assert_eq!(c.get("/", T).expect("response").status, 200);
+            c
+        })
+        .collect();
+    wait_until(&handle, |s| s.idle == 20, T).expect("all idle");
+    let closed_at = std::time::Instant::now();
+    assert!(handle.close());
+    server.join(T).expect("serve returned").expect("serve ok");
+    let after = closed_at.elapsed();
+    assert!(
+        after < Duration::from_millis(150),
+        "serve returned {after:?} after close"
+    );
+    for c in &mut pool {
+        assert_eq!(c.read_end(T), Ending::Eof, "close_notify, then the FIN");
+    }
+}

@@ -36,7 +36,7 @@ use std::time::Instant;
 use crate::drain::Shared;
 use crate::io::Io;
 use crate::net::{Protocol, Stream};
-use crate::registry::{ConnInfo, ConnState};
+use crate::conn_info::{ConnInfo, ConnState};
 
 pub(crate) struct Conn {
     info: Arc<ConnInfo>,

@@ -22,7 +22,8 @@ use parking_lot::{Condvar, Mutex};
 use crate::config::Config;
 use crate::net::{Stream, Waker};
 use crate::phase::{Begin, Kind, NotReady, Phase, Timing};
-use crate::registry::{ConnInfo, ConnState, Registry};
+use crate::conn_info::{ConnInfo, ConnState};
+use crate::registry::Registry;
 
 pub(crate) struct State {
     /// Where the server is in its serve/drain cycle: changed only by its

@@ -767,7 +767,7 @@ mod tests {
     use crate::config::Config;
     use crate::drain::Shared;
     use crate::net::{Protocol, Stream};
-    use crate::registry::{ConnInfo, ConnState};
+    use crate::conn_info::{ConnInfo, ConnState};
 
     thread_local! {
         /// Runs once in `hold` just before it takes the lock: a test's way

@@ -57,8 +57,11 @@
 #![deny(missing_docs)]
 #![cfg(unix)]
 
+mod builder;
+mod addr;
 mod config;
 mod conn;
+mod conn_info;
 mod drain;
 mod error;
 mod fastcgi;
@@ -87,7 +90,8 @@ mod tcp_info;
 pub mod testing;
 mod tls;
 
-pub use config::{Builder, Config};
+pub use builder::Builder;
+pub use config::Config;
 pub use error::Error;
 pub use global::{
     close, close_on_interrupt, handle, listen_and_serve, listen_and_serve_tls, serve,
@@ -97,8 +101,8 @@ pub use handle::{Handle, Routine, Stats};
 pub use handler::Handler;
 pub use hijack::{Hijacked, HijackedStream};
 pub use http1::body::Body;
-pub use net::{Addr, PeerCred};
-pub use registry::{ConnInfo, ConnState};
+pub use addr::{Addr, PeerCred};
+pub use conn_info::{ConnInfo, ConnState};
 pub use request::Request;
 pub use response::Response;
 pub use server::Server;

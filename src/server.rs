@@ -13,17 +13,19 @@ use crossbeam_channel::Receiver;
 use parking_lot::Mutex;
 use rustls::ServerConfig;
 
-use crate::config::{Builder, Config};
+use crate::builder::Builder;
+use crate::config::Config;
 use crate::conn::Conn;
 use crate::drain::Shared;
 use crate::error::Error;
 use crate::handle::Handle;
 use crate::handler::Handler;
 use crate::idle::IdleSet;
-use crate::net::{self, wait_readable, Accepted, Addr, Listener, Protocol, Ready, Stream, Waker};
+use crate::addr::Addr;
+use crate::net::{self, wait_readable, Accepted, Listener, Protocol, Ready, Stream, Waker};
 use crate::parker;
 use crate::pool::Pool;
-use crate::registry::ConnInfo;
+use crate::conn_info::ConnInfo;
 
 /// A bound server. [`serve`](Server::serve) blocks the calling thread
 /// until a [`Handle::close`] (or a signal) drains it.

@@ -41,7 +41,7 @@ use crate::http1::buf::{Fill, ReadBuf, INITIAL};
 use crate::io::Io;
 use crate::net::Waker;
 use crate::pool::{Next, Worker};
-use crate::registry::ConnState;
+use crate::conn_info::ConnState;
 use crate::request::Request;
 use crate::response::{Payload, Response};
 

@@ -30,7 +30,7 @@ use super::write::{write_response, Reply};
 use crate::conn::Conn;
 use crate::conn::InFlight;
 use crate::pool::{Next, Worker};
-use crate::registry::ConnState;
+use crate::conn_info::ConnState;
 use crate::request::Request;
 use crate::response::Response;
 

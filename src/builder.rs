@@ -1,0 +1,855 @@
+//! The builder: set what differs from the defaults of [`Config`], then
+//! bind a [`Server`]. It stands on top of the crate: it builds the
+//! listener and hands it, with the plain-data configuration, to the
+//! server.
+
+use std::net::{TcpListener, ToSocketAddrs};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{Config, TlsSetup};
+use crate::error::Error;
+use crate::addr::Addr;
+use crate::net::{Listener, Protocol};
+use crate::conn_info::{ConnInfo, ConnState};
+use crate::server::Server;
+use crate::tls::Pem;
+
+/// Builds a [`Server`]: set what differs from the defaults, then bind.
+///
+/// ```
+/// use std::time::Duration;
+/// let server = courteous::Server::builder()
+///     .workers(16)
+///     .shutdown_timeout(Duration::from_secs(10))
+///     .bind("127.0.0.1:0")?;
+/// # Ok::<(), courteous::Error>(())
+/// ```
+///
+/// Every setting, its default and when to change it:
+/// [`manual::timeouts`](crate::manual::timeouts).
+///
+/// # Examples
+///
+/// The setters that only store a number (those without an example of
+/// their own) all work alike; here they all are:
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let secs = Duration::from_secs;
+/// let builder = courteous::Server::builder()
+///     .backlog(512)
+///     .tcp_keepalive(Some(secs(30)))
+///     .tcp_keepalive_interval(Some(secs(10)))
+///     .tcp_keepalive_retries(Some(3))
+///     .header_read_timeout(secs(5))
+///     .idle_timeout(secs(75))
+///     .read_timeout(secs(10))
+///     .write_timeout(secs(10))
+///     .max_header_bytes(16 * 1024)
+///     .max_headers(50)
+///     .max_uri_bytes(2048)
+///     .max_discard_bytes(64 * 1024)
+///     .max_body_bytes(Some(1 << 20))
+///     .max_requests_per_conn(None)
+///     .drain_grace(Duration::from_millis(200))
+///     .drain_head_timeout(Duration::from_millis(500))
+///     .linger(Duration::from_millis(250));
+/// assert_eq!(builder.config().idle_timeout, secs(75));
+/// let server = builder.bind("127.0.0.1:0")?;
+/// assert_eq!(server.config().max_requests_per_conn, None);
+/// # Ok::<(), courteous::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use = "a builder does nothing until bound"]
+pub struct Builder {
+    config: Config,
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident: $ty:ty) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.config.$name = value;
+            self
+        }
+    };
+}
+
+impl Builder {
+    /// A builder with the defaults of [`Config`] (the same as
+    /// [`Server::builder`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = courteous::Builder::new();
+    /// assert_eq!(builder.config().idle_timeout, courteous::Config::default().idle_timeout);
+    /// ```
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Worker threads (default 128, at least 1). A connection waiting for
+    /// its next request does not hold a worker (it waits in the idle set),
+    /// so this bounds concurrent requests, not clients. Only about as many
+    /// workers as CPUs circulate while handlers are quick; the rest stand
+    /// by for handlers that block, so a large pool costs no speed.
+    ///
+    /// See [`manual::timeouts`](crate::manual::timeouts) for when to raise it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::Builder;
+    ///
+    /// // Handlers that wait on a slow upstream: more requests at once.
+    /// assert_eq!(Builder::new().workers(512).config().workers, 512);
+    /// assert_eq!(Builder::new().workers(0).config().workers, 1, "at least one");
+    /// ```
+    pub fn workers(mut self, n: usize) -> Self {
+        self.config.workers = n.max(1);
+        self
+    }
+
+    /// Accepted connections that may wait for a worker (default 1024, at least 1).
+    /// When the queue is full the accept loop stops accepting and the
+    /// kernel's listen queue ([`backlog`](Builder::backlog)) holds the rest.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::Builder;
+    ///
+    /// assert_eq!(Builder::new().queue_depth(64).config().queue_depth, 64);
+    /// assert_eq!(Builder::new().queue_depth(0).config().queue_depth, 1, "at least one");
+    /// ```
+    pub fn queue_depth(mut self, n: usize) -> Self {
+        self.config.queue_depth = n.max(1);
+        self
+    }
+
+    setter!(
+        /// `listen(2)` backlog for sockets the server binds (default 1024).
+        backlog: i32
+    );
+    setter!(
+        /// TCP keepalive idle time (default 60 s); `None` disables keepalive.
+        tcp_keepalive: Option<Duration>
+    );
+    setter!(
+        /// TCP keepalive probe interval (default 15 s).
+        tcp_keepalive_interval: Option<Duration>
+    );
+    setter!(
+        /// TCP keepalive probes before the peer is dropped (default 4).
+        tcp_keepalive_retries: Option<u32>
+    );
+    setter!(
+        /// Time to receive a whole request head (default 10 s); then 408.
+        header_read_timeout: Duration
+    );
+    setter!(
+        /// Time a kept-alive connection may idle between requests (default 60 s).
+        idle_timeout: Duration
+    );
+    setter!(
+        /// Time one read of a request body may wait (default 30 s).
+        read_timeout: Duration
+    );
+    setter!(
+        /// Time one write may block on a slow reader (default 30 s).
+        write_timeout: Duration
+    );
+    setter!(
+        /// Largest request head in bytes (default 64 KiB); 431 beyond.
+        max_header_bytes: usize
+    );
+    setter!(
+        /// Most header fields in a request (default 100); 431 beyond.
+        max_headers: usize
+    );
+    setter!(
+        /// Longest request target in bytes (default 8 KiB); 414 beyond.
+        max_uri_bytes: usize
+    );
+    setter!(
+        /// Unread body discarded to keep a connection alive (default 256 KiB).
+        max_discard_bytes: u64
+    );
+    setter!(
+        /// Largest request body (default 16 MiB); `None` for no limit.
+        max_body_bytes: Option<u64>
+    );
+    setter!(
+        /// Requests per connection before it is closed (default 10,000).
+        max_requests_per_conn: Option<u64>
+    );
+    setter!(
+        /// Drain grace for connections that were active just before the
+        /// drain (default 100 ms, counted from their last response).
+        drain_grace: Duration
+    );
+    setter!(
+        /// Bound on completing a half-received head during a drain (default 1 s).
+        drain_head_timeout: Duration
+    );
+    setter!(
+        /// The longest a closing connection keeps reading the peer after
+        /// our FIN (default 500 ms). A linger ends sooner, as soon as a
+        /// reset can no longer harm the peer: at its FIN, or once it
+        /// acknowledged ours and nothing came for a few round-trip times
+        /// (about a millisecond on loopback). Zero closes right after the
+        /// FIN, at the risk of resets.
+        linger: Duration
+    );
+
+    /// Force-close whatever is still open this long after a drain begins,
+    /// counting it in [`Handle::connections_killed`](crate::Handle::connections_killed).
+    /// Without it (the default) a drain waits for every request.
+    ///
+    /// The deadline counts from the start of the drain proper (after any
+    /// [`drain_delay`](Builder::drain_delay)). A handler still running at
+    /// the deadline is not interrupted: it finishes in the background, and
+    /// its response goes nowhere. Keep the drain delay plus this timeout
+    /// below your supervisor's stop timeout (see
+    /// [`manual::timeouts`](crate::manual::timeouts)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use courteous::testing::{Gate, RawClient, TestServer};
+    /// use courteous::{Request, Server};
+    ///
+    /// let gate = Gate::new();
+    /// let g = gate.clone();
+    /// let server = TestServer::start(
+    ///     Server::builder().shutdown_timeout(Duration::from_millis(100)),
+    ///     move |_: &mut Request| { g.wait(); "too late\n" }, // a handler that overruns
+    /// );
+    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// client.send(b"GET / HTTP/1.1\r\nHost: example\r\n\r\n").unwrap();
+    /// assert!(gate.wait_parked(1, Duration::from_secs(5)));
+    ///
+    /// let handle = server.handle();
+    /// server.stop()?; // close; serve returns at the deadline
+    /// assert_eq!(handle.connections_killed(), 1);
+    /// gate.open();
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// Calls `hook(conn, old, new)` on every connection state change, on the
+    /// thread that made it. Keep it quick: it runs on the serving path.
+    ///
+    /// A connection's first report, at its accept, is `(New, New)`; see
+    /// [`ConnState`] for the sequences that follow. For assertions in
+    /// tests, [`StateLog`](testing/struct.StateLog.html) (feature
+    /// `testing`) records them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use courteous::testing::{wait_until, RawClient, TestServer};
+    /// use courteous::{ConnState, Request, Server};
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = seen.clone();
+    /// let builder = Server::builder().on_state(move |conn, _old, new| {
+    ///     log.lock().unwrap().push((conn.id(), new));
+    /// });
+    /// let server = TestServer::start(builder, |_: &mut Request| "hi\n");
+    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// client.get("/", Duration::from_secs(5)).unwrap();
+    /// wait_until(&server.handle(), |s| s.idle == 1, Duration::from_secs(5)).unwrap();
+    /// server.stop()?; // the drain closes the idle connection
+    ///
+    /// let states: Vec<ConnState> = seen.lock().unwrap().iter().map(|&(_, s)| s).collect();
+    /// use ConnState::*;
+    /// assert_eq!(states, [New, Active, Idle, Closed]);
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn on_state<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&ConnInfo, ConnState, ConnState) + Send + Sync + 'static,
+    {
+        self.config.on_state = Some(Arc::new(hook));
+        self
+    }
+
+    /// The configuration as built so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let builder = courteous::Builder::new().linger(Duration::ZERO);
+    /// assert_eq!(builder.config().linger, Duration::ZERO);
+    /// ```
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Serves HTTPS with this certificate chain and private key, PEM from
+    /// files or bytes (see [`Pem`]). They are loaded when the server binds:
+    /// a bad path or key is an [`Error::Tls`] then, never a panic.
+    ///
+    /// ```no_run
+    /// let server = courteous::Server::builder()
+    ///     .tls_pem("cert.pem", "key.pem")
+    ///     .bind("0.0.0.0:8443")?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    ///
+    /// # Examples
+    ///
+    /// PEM text from memory (a secret store, an environment variable):
+    ///
+    /// ```
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let (cert_pem, key_pem) = (made.cert.pem(), made.signing_key.serialize_pem());
+    /// let cert: String = cert_pem; // "-----BEGIN CERTIFICATE-----\n..."
+    /// let key: String = key_pem; // "-----BEGIN PRIVATE KEY-----\n..."
+    /// let server = courteous::Server::builder()
+    ///     .tls_pem(cert.into_bytes(), key.into_bytes())
+    ///     .bind("127.0.0.1:0")?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    ///
+    /// A file that cannot be read is an error at bind time:
+    ///
+    /// ```
+    /// let result = courteous::Server::builder()
+    ///     .tls_pem("/nonexistent/cert.pem", "/nonexistent/key.pem")
+    ///     .bind("127.0.0.1:0");
+    /// assert!(matches!(result, Err(courteous::Error::Tls(msg)) if msg.contains("/nonexistent/cert.pem")));
+    /// ```
+    pub fn tls_pem(mut self, cert: impl Into<Pem>, key: impl Into<Pem>) -> Self {
+        self.config.tls = Some(TlsSetup::Pem {
+            cert: cert.into(),
+            key: key.into(),
+        });
+        self
+    }
+
+    /// Serves HTTPS with a rustls configuration of your own (build it with
+    /// an explicit provider, e.g. `ServerConfig::builder_with_provider`, and
+    /// set `alpn_protocols` to `http/1.1` if you use ALPN).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    ///
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert_chain: Vec<CertificateDer<'static>> = vec![made.cert.der().clone()];
+    /// # let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.signing_key.serialize_der()));
+    /// let provider = Arc::new(rustls::crypto::ring::default_provider());
+    /// let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+    ///     .with_safe_default_protocol_versions()
+    ///     .expect("the provider supports TLS 1.2 and 1.3")
+    ///     .with_no_client_auth()
+    ///     .with_single_cert(cert_chain, key)
+    ///     .expect("a usable certificate and key");
+    /// tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    /// let server = courteous::Server::builder()
+    ///     .tls_config(Arc::new(tls))
+    ///     .bind("127.0.0.1:0")?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn tls_config(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.config.tls = Some(TlsSetup::Config(config));
+        self
+    }
+
+    /// After a close, keep serving this long before the drain proper (the
+    /// readiness drain of Kubernetes and load balancers): `is_draining()` is
+    /// true, the health route answers 503, responses say `Connection:
+    /// close`, and the listener stays open. A second close (or signal)
+    /// skips the rest of the delay. Default: none.
+    ///
+    /// Kubernetes settings to go with it:
+    /// [`manual::deploying`](crate::manual::deploying).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use courteous::testing::{RawClient, TestServer};
+    /// use courteous::{Request, Server};
+    ///
+    /// const T: Duration = Duration::from_secs(5);
+    /// let builder = Server::builder()
+    ///     .drain_delay(Duration::from_secs(60))
+    ///     .health_route("/healthz");
+    /// let server = TestServer::start(builder, |_: &mut Request| "hi\n");
+    /// let addr = server.addr();
+    /// let get = |path| RawClient::connect(addr).unwrap().get(path, T).unwrap();
+    /// assert_eq!(get("/healthz").status, 200);
+    ///
+    /// assert!(server.handle().close()); // the delay starts: still serving...
+    /// assert_eq!(get("/healthz").status, 503); // ...but failing health checks
+    /// let resp = get("/");
+    /// assert_eq!((resp.status, resp.connection_close()), (200, true));
+    ///
+    /// server.stop()?; // a second close skips the rest of the delay
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn drain_delay(mut self, delay: Duration) -> Self {
+        self.config.drain_delay = delay;
+        self
+    }
+
+    /// Answers `GET`/`HEAD` on `path` in the server itself: `200 ok` while
+    /// serving, `503 draining` once closed (during a drain delay too).
+    /// Other methods on the path, and other paths, go to the handler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use courteous::testing::{RawClient, TestServer};
+    /// use courteous::{Request, Server};
+    ///
+    /// let server = TestServer::start(
+    ///     Server::builder().health_route("/healthz"),
+    ///     |_: &mut Request| "from the handler\n",
+    /// );
+    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let resp = client.get("/healthz", Duration::from_secs(5)).unwrap();
+    /// assert_eq!((resp.status, resp.text().as_str()), (200, "ok\n"));
+    /// server.stop()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    ///
+    /// [`drain_delay`](Builder::drain_delay) shows it failing during a drain.
+    pub fn health_route(mut self, path: impl Into<String>) -> Self {
+        self.config.health_path = Some(path.into());
+        self
+    }
+
+    /// Hand `CONNECT` requests (`CONNECT host:port HTTP/1.1`, for a tunnel)
+    /// to the handler. By default the server answers them `501 Not
+    /// Implemented` and closes, so a handler written for ordinary requests
+    /// never sees one. A handler that accepts a `CONNECT` tunnels by
+    /// [hijacking](crate::Request::hijack) the connection; a `CONNECT`
+    /// answered with a response instead closes its connection after it.
+    ///
+    /// The other request-line and header rules, and why:
+    /// [`manual::strictness`](crate::manual::strictness).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::time::Duration;
+    /// use courteous::http::Method;
+    /// use courteous::testing::{RawClient, TestServer};
+    /// use courteous::{Request, Response, Server};
+    ///
+    /// let server = TestServer::start(Server::builder().allow_connect(true), |req: &mut Request| {
+    ///     if req.method() != Method::CONNECT {
+    ///         return Response::text("not a tunnel\n");
+    ///     }
+    ///     let target = req.uri().to_string(); // "example.test:443"
+    ///     let mut raw = req.hijack().expect("a plain TCP connection");
+    ///     let _ = raw.stream.write_all(b"HTTP/1.1 200 OK\r\n\r\n");
+    ///     // A proxy would connect to `target` and copy bytes both ways
+    ///     // (`raw.buffered` first: what came with the request; nothing here,
+    ///     // as this client waits for the 200). This one echoes four bytes.
+    ///     let mut ping = [0u8; 4];
+    ///     if raw.stream.read_exact(&mut ping).is_ok() {
+    ///         let echo = format!("{target} {}", String::from_utf8_lossy(&ping));
+    ///         let _ = raw.stream.write_all(echo.as_bytes());
+    ///     }
+    ///     Response::default() // dropped: the connection is the handler's
+    /// });
+    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// client.send(b"CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n").unwrap();
+    /// let mut stream = client.stream();
+    /// stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    /// let mut established = [0u8; 19];
+    /// stream.read_exact(&mut established).unwrap();
+    /// assert_eq!(&established, b"HTTP/1.1 200 OK\r\n\r\n");
+    /// stream.write_all(b"ping").unwrap();
+    /// let mut echo = String::new();
+    /// stream.read_to_string(&mut echo).unwrap();
+    /// assert_eq!(echo, "example.test:443 ping");
+    /// server.stop()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn allow_connect(mut self, on: bool) -> Self {
+        self.config.allow_connect = on;
+        self
+    }
+
+    /// Runs `f` when a drain starts (at the close, before any drain delay),
+    /// on a thread of its own; `serve` does not return before it finishes
+    /// (Go's `RegisterOnShutdown`). May be called several times.
+    ///
+    /// A shutdown deadline does not wait for the hooks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Request, Server};
+    ///
+    /// let flushed = Arc::new(AtomicBool::new(false));
+    /// let f = flushed.clone();
+    /// let builder = Server::builder().on_shutdown(move || {
+    ///     // Tell long polls to answer, flush a buffer, leave a registry...
+    ///     f.store(true, Ordering::SeqCst);
+    /// });
+    /// let server = TestServer::start(builder, |_: &mut Request| "hi\n");
+    /// server.stop()?;
+    /// assert!(flushed.load(Ordering::SeqCst), "serve returned after the hook");
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn on_shutdown<F>(mut self, f: F) -> Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.config.on_shutdown.push(Arc::new(f));
+        self
+    }
+
+    /// Calls `f` with the address once `serve` accepts connections (its
+    /// pool running), every time it starts: the moment to print "listening"
+    /// or tell a test harness. A close that comes before it makes `serve`
+    /// return at once, so a program that says it listens only here never
+    /// says so wrongly. It runs before readiness goes to a supervisor
+    /// (`NOTIFY_SOCKET`), so on a [restart](crate::restart) the new
+    /// process's word comes before the old one drains.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Addr, Request, Server};
+    ///
+    /// let (tx, rx) = mpsc::channel();
+    /// let builder = Server::builder().on_listening(move |addr: &Addr| {
+    ///     println!("listening on {addr}");
+    ///     let _ = tx.send(addr.clone());
+    /// });
+    /// let server = TestServer::start(builder, |_: &mut Request| "hi\n");
+    /// let said = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    /// assert_eq!(said, Addr::Tcp(server.addr()));
+    /// server.stop()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn on_listening<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&Addr) + Send + Sync + 'static,
+    {
+        self.config.on_listening = Some(Arc::new(f));
+        self
+    }
+
+    /// Consulted on every close (signals included): returning false vetoes
+    /// it and the server keeps serving (tylerb/graceful's `BeforeShutdown`).
+    /// It runs on the closing thread (the signal thread, for a signal).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Request, Server};
+    ///
+    /// let may_stop = Arc::new(AtomicBool::new(false)); // e.g. "no job running"
+    /// let m = may_stop.clone();
+    /// let builder = Server::builder().before_shutdown(move || m.load(Ordering::SeqCst));
+    /// let server = TestServer::start(builder, |_: &mut Request| "hi\n");
+    /// assert!(!server.handle().close(), "vetoed");
+    /// assert!(!server.handle().is_draining(), "still serving");
+    ///
+    /// may_stop.store(true, Ordering::SeqCst);
+    /// server.stop()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn before_shutdown<F>(mut self, f: F) -> Self
+    where
+        F: Fn() -> bool + Send + Sync + 'static,
+    {
+        self.config.before_shutdown = Some(Arc::new(f));
+        self
+    }
+
+    /// File mode for Unix sockets the server binds (default `0o660`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    ///
+    /// let path = std::env::temp_dir().join(format!("courteous-doc-{}.sock", std::process::id()));
+    /// let server = courteous::Server::builder().unix_mode(0o600).bind_unix(&path)?;
+    /// assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o600);
+    /// # drop(server);
+    /// # let _ = std::fs::remove_file(&path);
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn unix_mode(mut self, mode: u32) -> Self {
+        self.config.unix_mode = mode;
+        self
+    }
+
+    /// Binds a TCP listener (with `SO_REUSEADDR`) and returns the server.
+    /// The first address that binds wins.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = courteous::Server::builder()
+    ///     .shutdown_timeout(Duration::from_secs(10))
+    ///     .bind("localhost:0")?; // 127.0.0.1 or ::1, whichever binds first
+    /// assert!(server.local_addr().unwrap().ip().is_loopback());
+    ///
+    /// // A port in use is an `Error::Bind` that names the address.
+    /// let taken = server.local_addr().unwrap();
+    /// let again = courteous::Server::builder().bind(taken);
+    /// assert!(matches!(again, Err(courteous::Error::Bind { .. })));
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
+        let listener = crate::net::bind_any(addr, self.config.backlog)?;
+        Server::new(self.config, Listener::owned_tcp(listener), Protocol::Http1)
+    }
+
+    /// Binds a Unix-domain socket at `path` and serves HTTP on it. Refuses
+    /// a path where a server already answers, removes a stale socket file,
+    /// sets the file mode (`unix_mode`, default `0o660`), and removes the
+    /// file when a drain closes the listener.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use courteous::testing::{RawClient, TestServer};
+    /// use courteous::{Request, Response, Server};
+    ///
+    /// let path = std::env::temp_dir().join(format!("courteous-doc-{}.sock", std::process::id()));
+    /// let server = Server::builder().unix_mode(0o600).bind_unix(&path)?;
+    /// let server = TestServer::serve(server, |req: &mut Request| {
+    ///     // No peer address on a Unix socket, but the peer's credentials.
+    ///     Response::text(format!("uid {:?}\n", req.conn().peer_cred().map(|c| c.uid)))
+    /// });
+    /// let mut client = RawClient::connect_unix(&path).unwrap();
+    /// assert_eq!(client.get("/", Duration::from_secs(5)).unwrap().status, 200);
+    /// server.stop()?;
+    /// assert!(!path.exists());
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn bind_unix(self, path: impl AsRef<Path>) -> Result<Server, Error> {
+        let path = path.as_ref();
+        let socket = crate::net::bind_unix(path, self.config.unix_mode, self.config.backlog)
+            .map_err(|e| Error::Bind {
+                addr: path.display().to_string(),
+                source: e,
+            })?;
+        Server::new(self.config, Listener::Unix(socket), Protocol::Http1)
+    }
+
+    /// Binds a Unix-domain socket at `path` and serves FastCGI on it (the
+    /// responder role, behind nginx, Apache or `cgi-fcgi`), with the same
+    /// handler type and the same drain as HTTP. The socket file follows the
+    /// rules of [`bind_unix`](Builder::bind_unix).
+    ///
+    /// ```text
+    /// # nginx
+    /// location / {
+    ///     include fastcgi_params;
+    ///     fastcgi_pass unix:/run/app/fcgi.sock;
+    ///     fastcgi_keep_conn on;   # reuse connections (FCGI_KEEP_CONN)
+    /// }
+    /// ```
+    ///
+    /// The full nginx setup, with a keep-alive upstream block, is in
+    /// [`manual::deploying`](crate::manual::deploying).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Request, Response, Server};
+    ///
+    /// let path = std::env::temp_dir().join(format!("courteous-doc-{}.sock", std::process::id()));
+    /// let server = Server::builder().bind_fastcgi(&path)?;
+    /// let server = TestServer::serve(server, |req: &mut Request| {
+    ///     // What the web server passed on: REMOTE_ADDR, HTTPS, the request itself.
+    ///     Response::text(format!("{} {} from {:?}\n", req.method(), req.uri(), req.remote_addr()))
+    /// });
+    /// // ... nginx: `fastcgi_pass unix:{path};` ...
+    /// server.stop()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn bind_fastcgi(self, path: impl AsRef<Path>) -> Result<Server, Error> {
+        self.fastcgi(true).bind_unix(path)
+    }
+
+    /// Serve FastCGI instead of HTTP on whatever socket the server binds or
+    /// inherits: `Server::builder().fastcgi(true).from_systemd()` is a
+    /// socket-activated responder, which [`restart`](crate::restart) and
+    /// listener hand-off then work for too.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("courteous-doc-fcgi-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let server = courteous::Server::builder()
+    ///     .fastcgi(true)
+    ///     .bind_unix(dir.join("fcgi.sock"))?;
+    /// assert!(server.config().fastcgi);
+    /// # drop(server); std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn fastcgi(mut self, on: bool) -> Self {
+        self.config.fastcgi = on;
+        self
+    }
+
+    /// Serves FastCGI on a TCP address (for web servers on another host).
+    /// Like any FastCGI port, it must only be reachable by the web server.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Request, Server};
+    ///
+    /// let server = Server::builder().bind_fastcgi_tcp("127.0.0.1:0")?;
+    /// let port = server.local_addr().unwrap().port(); // nginx: `fastcgi_pass 127.0.0.1:{port};`
+    /// let server = TestServer::serve(server, |_: &mut Request| "hello from FastCGI\n");
+    /// server.stop()?;
+    /// # let _ = port;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn bind_fastcgi_tcp(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
+        self.fastcgi(true).bind(addr)
+    }
+
+    /// Serves on the socket systemd passed (socket activation: descriptor 3
+    /// and `LISTEN_FDS`, honouring `LISTEN_PID` when set), TCP or Unix, or
+    /// the one a [`restart`](crate::restart) handed down. Clears
+    /// `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES` so that children do
+    /// not inherit them: call it early, before other threads read the
+    /// environment.
+    ///
+    /// Without a passed socket it fails with an [`Error::Io`] (kind
+    /// `NotFound`); [`bind_or_activate`](Builder::bind_or_activate) falls
+    /// back to binding instead. The systemd units to go with it are in
+    /// [`manual::deploying`](crate::manual::deploying).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // app.socket: `ListenStream=8080`; app.service: `Type=notify`.
+    /// let server = courteous::Server::builder().from_systemd()?;
+    /// server.handle().close_on_signals(&[courteous::SIGTERM])?;
+    /// server.serve(|_: &mut courteous::Request| "activated\n")?; // sends READY=1
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn from_systemd(self) -> Result<Server, Error> {
+        let listener = crate::systemd::take_listener()?;
+        Server::new(self.config, listener, Protocol::Http1)
+    }
+
+    /// [`from_systemd`](Builder::from_systemd) when a socket was passed
+    /// (socket activation, or a [`restart`](crate::restart)), else
+    /// [`bind`](Builder::bind) `addr`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // Under systemd (or after a restart) the passed socket; here, a bind.
+    /// let server = courteous::Server::builder().bind_or_activate("127.0.0.1:0")?;
+    /// assert!(server.local_addr().is_some());
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn bind_or_activate(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
+        if std::env::var_os("LISTEN_FDS").is_some() {
+            self.from_systemd()
+        } else {
+            self.bind(addr)
+        }
+    }
+
+    /// Serves on a TCP listener made elsewhere (inherited, or bound with
+    /// options of your own).
+    ///
+    /// The socket becomes the server's: at a drain it stops the socket's
+    /// new handshakes (see [`manual::howto_drain`](crate::manual::howto_drain)).
+    /// To serve one socket from two servers, hand it over with
+    /// [`Server::try_clone_listener`], which leaves it alone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use std::time::Duration;
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?; // or inherited, or tuned by hand
+    /// let server = courteous::Server::builder()
+    ///     .shutdown_timeout(Duration::from_secs(10))
+    ///     .from_listener(listener)?;
+    /// # let _ = server;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn from_listener(self, listener: TcpListener) -> Result<Server, Error> {
+        listener.set_nonblocking(true).map_err(Error::Io)?;
+        Server::new(self.config, Listener::owned_tcp(listener), Protocol::Http1)
+    }
+
+    /// Serves on a Unix listener made elsewhere. Its socket file is left in
+    /// place when the server closes it (it is not ours).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixListener;
+    /// use courteous::testing::TestServer;
+    /// use courteous::{Request, Server};
+    ///
+    /// let path = std::env::temp_dir().join(format!("courteous-doc-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path)?;
+    /// let server = Server::builder().from_unix_listener(listener)?;
+    /// TestServer::serve(server, |_: &mut Request| "hi\n").stop()?;
+    /// assert!(path.exists(), "left in place");
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn from_unix_listener(self, listener: UnixListener) -> Result<Server, Error> {
+        listener.set_nonblocking(true).map_err(Error::Io)?;
+        let path = listener
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_pathname().map(Path::to_path_buf))
+            .unwrap_or_default();
+        let socket = crate::net::UnixSocket {
+            listener,
+            path,
+            remove_on_close: false.into(),
+        };
+        Server::new(self.config, Listener::Unix(socket), Protocol::Http1)
+    }
+}

@@ -93,7 +93,7 @@ pub(crate) struct Shared {
     /// A weak handle on ourselves, for threads that must not keep us alive.
     self_ref: Mutex<std::sync::Weak<Shared>>,
     /// What this server does on which signal (one signal thread at most).
-    pub(crate) signals: Mutex<crate::signals::Table>,
+    pub(crate) signals: Arc<Mutex<crate::signals::Table>>,
 }
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
@@ -125,7 +125,7 @@ impl Shared {
             draining: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             self_ref: Mutex::new(std::sync::Weak::new()),
-            signals: Mutex::new(Default::default()),
+            signals: Arc::default(),
         });
         *shared.self_ref.lock() = Arc::downgrade(&shared);
         shared
@@ -464,9 +464,9 @@ impl Shared {
         }
     }
 
-    pub(crate) fn stats(&self) -> crate::handle::Stats {
+    pub(crate) fn stats(&self) -> crate::stats::Stats {
         let st = self.state.lock();
-        crate::handle::Stats {
+        crate::stats::Stats {
             in_flight: st.in_flight + st.orphans,
             routines: st.routines,
             connections: st.registry.len(),

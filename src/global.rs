@@ -218,7 +218,13 @@ pub fn close() -> bool {
 /// # Ok::<(), courteous::Error>(())
 /// ```
 pub fn close_on_interrupt(signals: &[i32]) -> Result<(), Error> {
-    crate::signals::handle(default_server(), signals, crate::signals::Purpose::Close)
+    let shared = default_server();
+    crate::signals::handle(
+        &shared.signals,
+        signals,
+        crate::signals::Purpose::Close,
+        || crate::handle::signal_dispatch(shared),
+    )
 }
 
 /// The signal that drained the default server, if any; readable after

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::drain::Shared;
 use crate::error::Error;
+use crate::stats::Stats;
 
 /// Controls a [`Server`](crate::Server) from other threads. Cheap to
 /// clone; `Send + Sync`.
@@ -32,73 +33,6 @@ impl std::fmt::Debug for Handle {
             .field("stats", &self.stats())
             .finish()
     }
-}
-
-/// A snapshot of a server's counts, from [`Handle::stats`].
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use courteous::testing::{wait_until, RawClient, TestServer};
-/// use courteous::{Request, Server};
-///
-/// const T: Duration = Duration::from_secs(5);
-/// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
-/// let handle = server.handle();
-/// let mut client = RawClient::connect(server.addr()).unwrap();
-/// client.get("/", T).unwrap();
-///
-/// // The server turns the connection idle just after writing the response.
-/// let stats = wait_until(&handle, |s| s.idle == 1, T).unwrap();
-/// assert_eq!((stats.accepted, stats.served, stats.in_flight), (1, 1, 0));
-/// assert_eq!((stats.connections, stats.new, stats.active), (1, 0, 0));
-/// assert!(stats.serving && stats.listening && !stats.draining);
-///
-/// server.stop()?;
-/// let after = handle.stats();
-/// assert_eq!((after.connections, after.killed), (0, 0));
-/// assert!(!after.serving && !after.listening);
-/// # Ok::<(), courteous::Error>(())
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Stats {
-    /// Requests whose head was read and whose response is not yet written.
-    /// Counts too the handlers a forced close left running (their
-    /// connections are gone); a later run's drain does not wait for those.
-    pub in_flight: usize,
-    /// Routines tracked with [`Handle::track`] and not yet finished.
-    pub routines: usize,
-    /// Open connections, in any state (closing ones included).
-    pub connections: usize,
-    /// Open connections that have not sent a byte yet.
-    pub new: usize,
-    /// Open connections reading or serving a request.
-    pub active: usize,
-    /// Open connections kept alive between requests.
-    pub idle: usize,
-    /// Connections a handler took over with
-    /// [`Request::hijack`](crate::Request::hijack) and still holds: the
-    /// drain waits for them, and a shutdown deadline force-closes them.
-    pub hijacked: usize,
-    /// Connections that sent their FIN and linger for the peer's (also
-    /// counted under their last state).
-    pub closing: usize,
-    /// Connections accepted since the server was made.
-    pub accepted: u64,
-    /// Responses written since the server was made.
-    pub served: u64,
-    /// Connections force-closed at a shutdown deadline, in all drains.
-    pub killed: u64,
-    /// `serve` is running (serving or draining).
-    pub serving: bool,
-    /// The listener is open: connects are queued for this server. False
-    /// before `serve` has its listener and from the start of a drain on.
-    pub listening: bool,
-    /// A close was accepted (a drain delay or the drain itself runs) and
-    /// `serve` has not returned yet.
-    pub draining: bool,
 }
 
 /// A tracked routine, from [`Handle::track`]: the drain waits for it until
@@ -283,7 +217,12 @@ impl Handle {
     /// # Ok::<(), courteous::Error>(())
     /// ```
     pub fn restart_on_signal(&self, signal: i32) -> Result<(), Error> {
-        crate::restart::on_signal(&self.shared, signal)
+        crate::signals::handle(
+            &self.shared.signals,
+            &[signal],
+            crate::signals::Purpose::Restart,
+            || signal_dispatch(&self.shared),
+        )
     }
 
     /// Closes with a deadline: the drain force-closes what is left
@@ -529,6 +468,33 @@ impl Handle {
     /// # Ok::<(), courteous::Error>(())
     /// ```
     pub fn close_on_signals(&self, signals: &[i32]) -> Result<(), Error> {
-        crate::signals::handle(&self.shared, signals, crate::signals::Purpose::Close)
+        crate::signals::handle(
+            &self.shared.signals,
+            signals,
+            crate::signals::Purpose::Close,
+            || signal_dispatch(&self.shared),
+        )
     }
+}
+
+/// What a signal does to `shared`'s server: a close signal closes (a
+/// second one during the drain forces it), a restart signal restarts (a
+/// failed restart is logged; the server goes on serving). It holds the
+/// server weakly: a signal after the server is gone ends the thread.
+pub(crate) fn signal_dispatch(shared: &Arc<Shared>) -> crate::signals::Dispatch {
+    let weak = Arc::downgrade(shared);
+    Arc::new(move |sig, purpose| {
+        let Some(shared) = weak.upgrade() else {
+            return false;
+        };
+        match purpose {
+            crate::signals::Purpose::Close => shared.on_signal(sig),
+            crate::signals::Purpose::Restart => {
+                if let Err(e) = crate::restart::restart_shared(&shared) {
+                    log::error!("courteous: restart failed, still serving: {e}");
+                }
+            }
+        }
+        true
+    })
 }

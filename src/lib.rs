@@ -83,6 +83,7 @@ mod response;
 pub mod restart;
 mod server;
 mod signals;
+mod stats;
 mod systemd;
 mod tcp_info;
 #[cfg(feature = "testing")]
@@ -97,7 +98,8 @@ pub use global::{
     close, close_on_interrupt, handle, listen_and_serve, listen_and_serve_tls, serve,
     signal_received,
 };
-pub use handle::{Handle, Routine, Stats};
+pub use handle::{Handle, Routine};
+pub use stats::Stats;
 pub use handler::Handler;
 pub use hijack::{Hijacked, HijackedStream};
 pub use http1::body::Body;

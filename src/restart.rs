@@ -178,17 +178,6 @@ pub(crate) fn restart_shared(shared: &Arc<Shared>) -> Result<u32, Error> {
     Ok(pid)
 }
 
-/// Restarts on every `signal` (a failed restart is logged; the server goes
-/// on serving).
-pub(crate) fn on_signal(shared: &Arc<Shared>, signal: i32) -> Result<(), Error> {
-    crate::signals::set_restart(shared, |shared| {
-        if let Err(e) = restart_shared(shared) {
-            log::error!("courteous: restart failed, still serving: {e}");
-        }
-    });
-    crate::signals::handle(shared, &[signal], crate::signals::Purpose::Restart)
-}
-
 /// The datagram socket a new process reports readiness to.
 struct NotifySocket {
     sock: UnixDatagram,

@@ -7,6 +7,9 @@
 //! delivery would count as two signals, and the second one force-closes
 //! the drain the first began. A number is checked before signal-hook
 //! sees it (signal-hook panics on numbers out of its range).
+//!
+//! This module knows nothing of the server: what a delivery does is a
+//! [`Dispatch`] the server's handle gives it.
 
 use std::io;
 use std::sync::Arc;
@@ -14,7 +17,8 @@ use std::thread;
 
 use signal_hook::iterator::Signals;
 
-use crate::drain::Shared;
+use parking_lot::Mutex;
+
 use crate::error::Error;
 
 /// A signal number (from `signal-hook`), for
@@ -76,15 +80,16 @@ impl Purpose {
     }
 }
 
+/// What a delivery does: acts on the server for `signal`'s purpose, or
+/// says `false` when the server is gone (the signal thread then ends).
+pub(crate) type Dispatch = Arc<dyn Fn(i32, Purpose) -> bool + Send + Sync>;
+
 /// What one server does on which signal.
 #[derive(Default)]
 pub(crate) struct Table {
     purposes: Vec<(i32, Purpose)>,
     /// The signal thread's iterator, once there is one.
     handle: Option<signal_hook::iterator::Handle>,
-    /// How a restart is done (set by the restart module, which this one
-    /// must not depend on).
-    restart: Option<fn(&Arc<Shared>)>,
 }
 
 impl Table {
@@ -153,10 +158,17 @@ pub(crate) fn check(table: &Table, signal: i32, purpose: Purpose) -> Result<(), 
     }
 }
 
-/// Handles each of `signals` for `purpose` on `shared`'s server: all of
-/// them, or (on an error) none that were not already.
-pub(crate) fn handle(shared: &Arc<Shared>, signals: &[i32], purpose: Purpose) -> Result<(), Error> {
-    let mut table = shared.signals.lock();
+/// Handles each of `signals` for `purpose` on the server whose `table`
+/// this is: all of them, or (on an error) none that were not already.
+/// `dispatch` is used if this starts the server's signal thread.
+pub(crate) fn handle(
+    table: &Arc<Mutex<Table>>,
+    signals: &[i32],
+    purpose: Purpose,
+    dispatch: impl FnOnce() -> Dispatch,
+) -> Result<(), Error> {
+    let weak = Arc::downgrade(table);
+    let mut table = table.lock();
     for &sig in signals {
         check(&table, sig, purpose)?;
     }
@@ -192,7 +204,7 @@ pub(crate) fn handle(shared: &Arc<Shared>, signals: &[i32], purpose: Purpose) ->
                 source,
             })?;
             table.handle = Some(sigs.handle());
-            spawn_thread(shared, sigs).inspect_err(|_| {
+            spawn_thread(weak, sigs, dispatch()).inspect_err(|_| {
                 if let Some(h) = table.handle.take() {
                     h.close();
                 }
@@ -205,28 +217,23 @@ pub(crate) fn handle(shared: &Arc<Shared>, signals: &[i32], purpose: Purpose) ->
     Ok(())
 }
 
-/// Sets how a restart signal restarts (the restart module calls it before
-/// it registers one).
-pub(crate) fn set_restart(shared: &Shared, restart: fn(&Arc<Shared>)) {
-    shared.signals.lock().restart = Some(restart);
-}
-
-fn spawn_thread(shared: &Arc<Shared>, mut sigs: Signals) -> Result<(), Error> {
-    let weak = Arc::downgrade(shared);
+fn spawn_thread(
+    table: std::sync::Weak<Mutex<Table>>,
+    mut sigs: Signals,
+    dispatch: Dispatch,
+) -> Result<(), Error> {
     thread::Builder::new()
         .name("courteous-signals".into())
         .spawn(move || {
             for sig in sigs.forever() {
-                let Some(shared) = weak.upgrade() else { break };
+                let Some(table) = table.upgrade() else { break };
+                let purpose = table.lock().purpose(sig);
+                drop(table);
                 log::info!("courteous: signal {sig} received");
-                let (purpose, restart) = {
-                    let table = shared.signals.lock();
-                    (table.purpose(sig), table.restart)
-                };
-                match (purpose, restart) {
-                    (Some(Purpose::Close), _) => shared.on_signal(sig),
-                    (Some(Purpose::Restart), Some(restart)) => restart(&shared),
-                    _ => {}
+                if let Some(p) = purpose {
+                    if !dispatch(sig, p) {
+                        break;
+                    }
                 }
             }
         })

@@ -9,11 +9,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Config, TlsSetup};
-use crate::error::Error;
 use crate::addr::Addr;
-use crate::net::{Listener, Protocol};
+use crate::config::{Config, TlsSetup};
 use crate::conn_info::{ConnInfo, ConnState};
+use crate::error::Error;
+use crate::net::{Listener, Protocol};
 use crate::server::Server;
 use crate::tls::Pem;
 
@@ -201,9 +201,10 @@ impl Builder {
         /// The longest a closing connection keeps reading the peer after
         /// our FIN (default 500 ms). A linger ends sooner, as soon as a
         /// reset can no longer harm the peer: at its FIN, or once it
-        /// acknowledged ours and nothing came for a few round-trip times
-        /// (about a millisecond on loopback). Zero closes right after the
-        /// FIN, at the risk of resets.
+        /// acknowledged the response and nothing came for a few round-trip
+        /// times, at least a fiftieth of this bound (10 ms by default). A
+        /// peer that sends after our FIN keeps it until its own FIN. Zero
+        /// closes right after the FIN, at the risk of resets.
         linger: Duration
     );
 
@@ -851,5 +852,104 @@ impl Builder {
             remove_on_close: false.into(),
         };
         Server::new(self.config, Listener::Unix(socket), Protocol::Http1)
+    }
+}
+
+/// The ways to make a [`Server`] with the default configuration, or to
+/// start a [`Builder`]: here, above the server, so that the server's own
+/// code never points up at its builder.
+impl Server {
+    /// A builder, to configure before binding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = courteous::Server::builder()
+    ///     .workers(8)
+    ///     .shutdown_timeout(Duration::from_secs(5))
+    ///     .bind("127.0.0.1:0")?;
+    /// assert_eq!(server.config().workers, 8);
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Binds a TCP address with the default configuration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = courteous::Server::bind("127.0.0.1:0")?;
+    /// let addr = server.local_addr().expect("a TCP server");
+    /// assert_ne!(addr.port(), 0, "the port the system chose");
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn bind(addr: impl ToSocketAddrs) -> Result<Server, Error> {
+        Builder::new().bind(addr)
+    }
+
+    /// Binds a Unix socket with the default configuration (see
+    /// [`Builder::bind_unix`] for the rules on the socket file).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use courteous::testing::{RawClient, TestServer};
+    /// use courteous::{Request, Server};
+    ///
+    /// let path = std::env::temp_dir().join(format!("courteous-doc-{}.sock", std::process::id()));
+    /// let server = Server::bind_unix(&path)?;
+    /// let server = TestServer::serve(server, |_: &mut Request| "hello over a Unix socket\n");
+    /// let mut client = RawClient::connect_unix(&path).unwrap();
+    /// let resp = client.get("/", Duration::from_secs(5)).unwrap();
+    /// assert_eq!(resp.text(), "hello over a Unix socket\n");
+    /// server.stop()?;
+    /// assert!(!path.exists(), "the drain removed the socket file");
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn bind_unix(path: impl AsRef<Path>) -> Result<Server, Error> {
+        Builder::new().bind_unix(path)
+    }
+
+    /// Serves on an existing TCP listener with the default configuration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let server = courteous::Server::from_listener(listener)?;
+    /// assert_eq!(server.local_addr(), Some(addr));
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn from_listener(listener: TcpListener) -> Result<Server, Error> {
+        Builder::new().from_listener(listener)
+    }
+
+    /// Serves on an existing Unix listener with the default configuration.
+    /// The socket file is not the server's: it stays when the server is
+    /// done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixListener;
+    ///
+    /// let path = std::env::temp_dir().join(format!("courteous-doc-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path)?;
+    /// let server = courteous::Server::from_unix_listener(listener)?;
+    /// assert_eq!(server.addr(), &courteous::Addr::Unix(path.clone()));
+    /// drop(server);
+    /// assert!(path.exists(), "not the server's to remove");
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn from_unix_listener(listener: UnixListener) -> Result<Server, Error> {
+        Builder::new().from_unix_listener(listener)
     }
 }

@@ -4,9 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::Error;
 use crate::addr::Addr;
 use crate::conn_info::{ConnInfo, ConnState};
+use crate::error::Error;
 use crate::tls::Pem;
 
 /// Called with the address once `serve` accepts connections.
@@ -86,8 +86,9 @@ pub struct Config {
     pub drain_head_timeout: Duration,
     /// After the server sends its FIN, the longest it keeps reading (and
     /// discarding) what the peer still sends, so that closing never
-    /// resets; it ends sooner once the peer acknowledged the FIN and
-    /// nothing came for a few round-trip times.
+    /// resets; it ends sooner once the peer acknowledged the response and
+    /// nothing came for a few round-trip times (at least a fiftieth of
+    /// this).
     pub linger: Duration,
     /// File mode of a Unix socket the server binds (default `0o660`).
     pub unix_mode: u32,
@@ -199,4 +200,3 @@ impl fmt::Debug for Config {
             .finish()
     }
 }
-

@@ -33,10 +33,20 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::conn_info::{ConnInfo, ConnState};
 use crate::drain::Shared;
 use crate::io::Io;
 use crate::net::{Protocol, Stream};
-use crate::conn_info::{ConnInfo, ConnState};
+
+/// What one request left the connection fit for.
+pub(crate) enum Next {
+    /// Another request may follow.
+    KeepAlive,
+    /// Close cleanly: FIN, linger, close.
+    Close,
+    /// The peer is gone or the socket failed (or it was hijacked): drop.
+    Drop,
+}
 
 pub(crate) struct Conn {
     info: Arc<ConnInfo>,
@@ -243,7 +253,7 @@ impl<'a> InFlight<'a> {
     /// The response is written: the count and the new state change in
     /// one lock hold; says what the connection does next. Kept alive, it
     /// is Idle from now (the base of its idle timeout and drain grace).
-    pub(crate) fn finish(mut self, conn: &mut Conn, keep_alive: bool) -> crate::pool::Next {
+    pub(crate) fn finish(mut self, conn: &mut Conn, keep_alive: bool) -> Next {
         self.armed = false;
         let next = keep_alive.then_some(ConnState::Idle);
         self.shared.request_done(&conn.info, next, self.run);
@@ -251,9 +261,9 @@ impl<'a> InFlight<'a> {
             Some(s) => {
                 conn.state = s;
                 conn.last_active = Instant::now();
-                crate::pool::Next::KeepAlive
+                Next::KeepAlive
             }
-            None => crate::pool::Next::Close,
+            None => Next::Close,
         }
     }
 }
@@ -396,10 +406,7 @@ mod tests {
         let (mut conn, _peer) = accept(&shared);
         let before = conn.last_active();
         let flight = InFlight::start(&shared, &mut conn);
-        assert!(matches!(
-            flight.finish(&mut conn, true),
-            crate::pool::Next::KeepAlive
-        ));
+        assert!(matches!(flight.finish(&mut conn, true), Next::KeepAlive));
         assert_eq!(conn.state(), Idle);
         assert!(conn.last_active() >= before);
         let s = shared.stats();
@@ -419,10 +426,7 @@ mod tests {
         let (shared, log) = server();
         let (mut conn, _peer) = accept(&shared);
         let flight = InFlight::start(&shared, &mut conn);
-        assert!(matches!(
-            flight.finish(&mut conn, false),
-            crate::pool::Next::Close
-        ));
+        assert!(matches!(flight.finish(&mut conn, false), Next::Close));
         assert_eq!(conn.state(), Active);
         assert_eq!(shared.stats().served, 1);
         drop(conn);

@@ -20,9 +20,9 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex};
 
 use crate::config::Config;
+use crate::conn_info::{ConnInfo, ConnState};
 use crate::net::{Stream, Waker};
 use crate::phase::{Begin, Kind, NotReady, Phase, Timing};
-use crate::conn_info::{ConnInfo, ConnState};
 use crate::registry::Registry;
 
 pub(crate) struct State {

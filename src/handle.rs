@@ -225,6 +225,45 @@ impl Handle {
         )
     }
 
+    /// Restarts now: starts a new copy of this program with the listening
+    /// socket inherited, waits until it is ready, then starts this server's
+    /// drain. Returns the new process's id. On failure the old server goes on
+    /// serving, and the error says why.
+    ///
+    /// The new process is this program again (`current_exe`, same arguments
+    /// and environment), with the listening socket as descriptor 3 and
+    /// `LISTEN_FDS=1`; it must take the socket with
+    /// [`Builder::bind_or_activate`](crate::Builder::bind_or_activate) or
+    /// [`Builder::from_systemd`](crate::Builder::from_systemd). Fails when the
+    /// server is not serving.
+    ///
+    /// # Examples
+    ///
+    /// Restart on a trigger other than a signal (an admin request, a new
+    /// binary on disk):
+    ///
+    /// ```no_run
+    /// use courteous::{Request, Response, Server};
+    ///
+    /// let server = Server::builder().bind_or_activate("127.0.0.1:8080")?;
+    /// let handle = server.handle();
+    /// let admin = handle.clone();
+    /// server.serve(move |req: &mut Request| {
+    ///     if req.uri().path() == "/admin/restart" {
+    ///         return match admin.restart() {
+    ///             Ok(pid) => Response::text(format!("pid {pid} took over\n")),
+    ///             Err(e) => Response::text(format!("restart failed, still serving: {e}\n"))
+    ///                 .with_status(http::StatusCode::INTERNAL_SERVER_ERROR),
+    ///         };
+    ///     }
+    ///     Response::text("hello\n")
+    /// })?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn restart(&self) -> Result<u32, Error> {
+        crate::restart::restart_shared(&self.shared)
+    }
+
     /// Closes with a deadline: the drain force-closes what is left
     /// `timeout` from now (sooner than the configured `shutdown_timeout`,
     /// never later). During a drain it brings the deadline forward. What

@@ -118,10 +118,15 @@ impl Held {
 /// since: what the peer sent before our FIN reached it has arrived by
 /// then, and was read. (The FIN's own acknowledgement is not awaited: a
 /// peer that reads nothing delays it by its delayed-ACK timer, 40 ms on
-/// Linux.) The configured `linger` is only the upper bound. So a client
-/// that keeps its socket open after the response, or a pool that never
-/// reads an idle socket, does not hold the drain: on loopback a linger
-/// ends about a millisecond after our FIN.
+/// Linux.) The margin is at least a fiftieth of the configured `linger`
+/// (10 ms by default, [`quiet_floor`]), so that a client whose request
+/// crossed our FIN on a busy machine is still heard. A peer that
+/// did send after our FIN is in the middle of a request: the linger then
+/// lasts until its FIN (it reads our EOF and closes), so a slow upload is
+/// never cut off by a reset. The configured `linger` is only the upper
+/// bound. So a client that keeps its socket open after the response, or a
+/// pool that never reads an idle socket, does not hold the drain: a
+/// linger ends about 10 ms after our FIN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Linger {
     /// The upper bound (`linger` after our FIN).
@@ -130,12 +135,22 @@ struct Linger {
     next_look: Instant,
     /// Since when nothing came from the peer.
     quiet_since: Instant,
-    /// The wait between looks while our FIN is not yet acknowledged.
+    /// The wait between looks while the response is not yet acknowledged.
     step: Duration,
+    /// The peer sent after our FIN: only its FIN (or the bound) ends this.
+    talking: bool,
+    /// The shortest quiet margin ([`quiet_floor`]).
+    floor: Duration,
 }
 
-/// The first look at a lingering close, and the shortest margin.
+/// The first look at a lingering close.
 const SETTLE_MIN: Duration = Duration::from_millis(1);
+/// The shortest quiet margin after our FIN, for a `linger` bound: a
+/// fiftieth of it (10 ms for the default 500 ms), at least [`SETTLE_MIN`].
+/// A longer linger buys a longer watch for late bytes.
+fn quiet_floor(bound: Duration) -> Duration {
+    (bound / 50).max(SETTLE_MIN)
+}
 /// The longest wait between looks while our FIN is unacknowledged.
 const SETTLE_MAX_STEP: Duration = Duration::from_millis(50);
 
@@ -155,15 +170,23 @@ impl Linger {
             next_look: now + SETTLE_MIN,
             quiet_since: now,
             step: SETTLE_MIN,
+            talking: false,
+            floor: quiet_floor(bound),
         }
+    }
+
+    /// Bytes came from the peer after our FIN (and were discarded).
+    fn heard(&mut self, now: Instant) {
+        self.quiet_since = now;
+        self.talking = true;
     }
 
     /// The margin after the acknowledgement with nothing read: twice the
     /// smoothed round-trip time plus four times its variation (a segment
-    /// merely delayed or reordered arrives within that), at least
-    /// [`SETTLE_MIN`].
-    fn margin(rtt: Duration, rtt_var: Duration) -> Duration {
-        (rtt * 2 + rtt_var * 4).max(SETTLE_MIN)
+    /// merely delayed or reordered arrives within that), at least the
+    /// floor.
+    fn margin(&self, rtt: Duration, rtt_var: Duration) -> Duration {
+        (rtt * 2 + rtt_var * 4).max(self.floor)
     }
 
     /// A look at `now`: `input` says what reading the socket found, `fin`
@@ -177,11 +200,16 @@ impl Linger {
     ) -> Settle {
         match input {
             Input::Closed => return Settle::Done,
-            Input::Came => self.quiet_since = now,
+            Input::Came => self.heard(now),
             Input::Quiet => {}
         }
         if now >= self.until {
             return Settle::Done;
+        }
+        if self.talking {
+            // Its FIN wakes a worker (the socket is watched); else the bound.
+            self.next_look = self.until;
+            return Settle::Again(self);
         }
         let settled_at = match fin {
             Some(f) if !f.delivered => {
@@ -189,8 +217,8 @@ impl Linger {
                 self.step = (self.step * 2).min(SETTLE_MAX_STEP);
                 return Settle::Again(self);
             }
-            Some(f) => self.quiet_since + Self::margin(f.rtt, f.rtt_var),
-            None => self.quiet_since + SETTLE_MIN,
+            Some(f) => self.quiet_since + self.margin(f.rtt, f.rtt_var),
+            None => self.quiet_since + self.floor,
         };
         if now >= settled_at {
             Settle::Done
@@ -581,7 +609,7 @@ impl IdleSet {
                         // Lingering: discard what came; done at the FIN.
                         // The parker decides the rest at its next look.
                         if discard_input(&held.conn) != Input::Closed {
-                            linger.quiet_since = Instant::now();
+                            linger.heard(Instant::now());
                             let _ = self.hold(Held {
                                 conn: held.conn,
                                 linger: Some(linger),
@@ -765,9 +793,9 @@ fn discard_input(conn: &Conn) -> Input {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::conn_info::{ConnInfo, ConnState};
     use crate::drain::Shared;
     use crate::net::{Protocol, Stream};
-    use crate::conn_info::{ConnInfo, ConnState};
 
     thread_local! {
         /// Runs once in `hold` just before it takes the lock: a test's way
@@ -842,8 +870,12 @@ mod tests {
             t0 + SETTLE_MIN,
             "first look a millisecond after the FIN"
         );
+        let Settle::Again(l) = l.look(t0 + SETTLE_MIN, Input::Quiet, acked(true)) else {
+            panic!("the quiet margin is not over")
+        };
+        assert_eq!(l.next_look, t0 + Duration::from_millis(10));
         assert_eq!(
-            l.look(t0 + SETTLE_MIN, Input::Quiet, acked(true)),
+            l.look(t0 + Duration::from_millis(10), Input::Quiet, acked(true)),
             Settle::Done
         );
     }
@@ -869,18 +901,23 @@ mod tests {
     }
 
     #[test]
-    fn input_that_comes_restarts_the_margin() {
+    fn a_peer_that_sends_after_our_fin_keeps_the_linger_until_its_fin() {
         let t0 = Instant::now();
         let l = Linger::new(t0, Duration::from_millis(500));
-        // A pipelined request arrives right behind the response: read,
-        // discarded, and the margin counts from it.
+        // A request crossed our FIN: read, discarded; the peer is mid-request
+        // and will read our EOF and close. No quiet margin ends this.
         let t1 = t0 + Duration::from_millis(3);
         let Settle::Again(l) = l.look(t1, Input::Came, acked(true)) else {
             panic!("input just came: not yet")
         };
-        assert_eq!(l.quiet_since, t1);
-        assert_eq!(l.next_look, t1 + SETTLE_MIN);
-        assert_eq!(l.look(l.next_look, Input::Quiet, acked(true)), Settle::Done);
+        assert!(l.talking);
+        assert_eq!(l.next_look, l.until, "only the bound, or its FIN");
+        let later = t1 + Duration::from_millis(100);
+        assert!(matches!(
+            l.look(later, Input::Quiet, acked(true)),
+            Settle::Again(_)
+        ));
+        assert_eq!(l.look(later, Input::Closed, acked(true)), Settle::Done);
     }
 
     #[test]
@@ -908,7 +945,10 @@ mod tests {
         let end = t0 + Duration::from_millis(500);
         assert_eq!(l.look(end, Input::Came, acked(false)), Settle::Done);
         // A Unix socket: no TCP state; a close never resets there.
-        assert_eq!(l.look(t0 + SETTLE_MIN, Input::Quiet, None), Settle::Done);
+        assert_eq!(
+            l.look(t0 + Duration::from_millis(10), Input::Quiet, None),
+            Settle::Done
+        );
     }
 
     #[test]

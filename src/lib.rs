@@ -35,8 +35,8 @@
 //! "Cleanly" means the server sends its FIN first, then reads and discards
 //! what the client still sends before closing, so the kernel never answers
 //! unread input with a reset: until the client's FIN, or until the client
-//! acknowledged ours and nothing came for a few round-trip times (about a
-//! millisecond on loopback), at most `linger` (500 ms). A client that keeps
+//! acknowledged the response and nothing came for a few round-trip times
+//! (10 ms at least), at most `linger` (500 ms). A client that keeps
 //! its socket open, or a pool that never reads it, does not hold `serve`.
 //!
 //! ## Connection states
@@ -57,8 +57,8 @@
 #![deny(missing_docs)]
 #![cfg(unix)]
 
-mod builder;
 mod addr;
+mod builder;
 mod config;
 mod conn;
 mod conn_info;
@@ -84,6 +84,7 @@ pub mod restart;
 mod server;
 mod signals;
 mod stats;
+mod step;
 mod systemd;
 mod tcp_info;
 #[cfg(feature = "testing")]
@@ -91,24 +92,24 @@ mod tcp_info;
 pub mod testing;
 mod tls;
 
+pub use addr::{Addr, PeerCred};
 pub use builder::Builder;
 pub use config::Config;
+pub use conn_info::{ConnInfo, ConnState};
 pub use error::Error;
 pub use global::{
     close, close_on_interrupt, handle, listen_and_serve, listen_and_serve_tls, serve,
     signal_received,
 };
 pub use handle::{Handle, Routine};
-pub use stats::Stats;
 pub use handler::Handler;
 pub use hijack::{Hijacked, HijackedStream};
 pub use http1::body::Body;
-pub use addr::{Addr, PeerCred};
-pub use conn_info::{ConnInfo, ConnState};
 pub use request::Request;
 pub use response::Response;
 pub use server::Server;
 pub use signals::{DEFAULT_SIGNALS, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+pub use stats::Stats;
 pub use tls::Pem;
 
 pub use http;

@@ -14,7 +14,6 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
 use crate::addr::{Addr, PeerCred};

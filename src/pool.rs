@@ -19,28 +19,19 @@ use std::thread;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 
-use crate::conn::Conn;
+use crate::conn::{Conn, Next};
 use crate::drain::Shared;
 use crate::handler::Handler;
-use crate::http1::buf::ReadBuf;
 use crate::idle::{IdleSet, Wake};
 use crate::net::{Protocol, TryRead, Waker};
+use crate::step::{StepContext, StepFn};
 
-/// A worker thread's state.
+/// A worker thread: what it lends each protocol step, and where it
+/// finds work.
 pub(crate) struct Worker {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) handler: Arc<dyn Handler>,
-    /// Rung when a drain starts, so that a worker waiting for the rest of
-    /// a request head applies the drain's bound.
-    pub(crate) waker: Arc<Waker>,
+    ctx: StepContext,
     queue: Receiver<Conn>,
     idle: Arc<IdleSet>,
-    pub(crate) buf: ReadBuf,
-    pub(crate) wbuf: Vec<u8>,
-    /// What head parsing reuses between requests.
-    pub(crate) scratch: crate::http1::head::Scratch,
-    /// FastCGI's record buffer, reused across connections.
-    pub(crate) records: crate::fastcgi::record::RecordReader,
 }
 
 /// How a worker is done with a connection.
@@ -51,35 +42,20 @@ pub(crate) enum Outcome {
     Park(Conn),
 }
 
-/// What one request left the connection fit for.
-pub(crate) enum Next {
-    /// Another request may follow.
-    KeepAlive,
-    /// Close cleanly: FIN, linger, close.
-    Close,
-    /// The peer is gone or the socket failed (or it was hijacked): drop.
-    Drop,
-}
-
 impl Worker {
     /// Serves requests on `conn`, one `step` each, whatever the protocol,
     /// while its input is at hand; parks it when it has to wait.
     /// `readable`: the socket was just seen readable.
-    pub(crate) fn run_conn(
-        &mut self,
-        mut conn: Conn,
-        step: fn(&mut Worker, &mut Conn) -> Next,
-        mut readable: bool,
-    ) -> Outcome {
+    pub(crate) fn run_conn(&mut self, mut conn: Conn, step: StepFn, mut readable: bool) -> Outcome {
         loop {
-            if self.buf.is_empty() && !std::mem::take(&mut readable) {
+            if self.ctx.buf.is_empty() && !std::mem::take(&mut readable) {
                 // A new connection's request is usually here already (read
                 // it, or see that it is, in one syscall); a kept-alive
                 // one's next request never is this soon.
                 let here = if conn.requests() > 0 {
                     conn.io().buffered()
                 } else if !conn.is_tls() && conn.proto() == Protocol::Http1 {
-                    match self.buf.fill_now(conn.stream()) {
+                    match self.ctx.buf.fill_now(conn.stream()) {
                         Ok(TryRead::Data(_)) => true,
                         Ok(TryRead::WouldBlock) => false,
                         // Gone before a request: nothing to answer.
@@ -92,7 +68,7 @@ impl Worker {
                     return Outcome::Park(conn);
                 }
             }
-            match step(self, &mut conn) {
+            match step(&mut self.ctx, &mut conn) {
                 Next::KeepAlive => {}
                 Next::Close => {
                     self.idle.close(conn);
@@ -148,7 +124,7 @@ impl Worker {
                 log::error!("courteous: internal panic while serving a connection");
             }
         }
-        self.buf.reset();
+        self.ctx.buf.reset();
     }
 }
 
@@ -177,15 +153,9 @@ impl Pool {
     ) -> io::Result<Pool> {
         for (i, waker) in wakers.into_iter().enumerate() {
             let worker = Worker {
-                shared: shared.clone(),
-                handler: handler.clone(),
-                waker,
+                ctx: StepContext::new(shared.clone(), handler.clone(), waker),
                 queue: rx.clone(),
                 idle: idle.clone(),
-                buf: ReadBuf::new(),
-                wbuf: Vec::with_capacity(1024),
-                records: Default::default(),
-                scratch: Default::default(),
             };
             // Detached: see `stop`.
             if let Err(e) = thread::Builder::new()

@@ -7,10 +7,10 @@ use std::net::SocketAddr;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
+use crate::conn_info::ConnInfo;
 use crate::drain::Shared;
 use crate::hijack::{Hijacked, HijackedStream};
 use crate::http1::body::Body;
-use crate::conn_info::ConnInfo;
 
 /// A request: an [`http::Request`] (it derefs to one) whose body streams
 /// from the connection, plus what the server knows around it.

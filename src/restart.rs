@@ -63,7 +63,6 @@ use command_fds::{CommandFdExt, FdMapping};
 
 use crate::drain::Shared;
 use crate::error::Error;
-use crate::handle::Handle;
 
 /// Carries the supervisor's `NOTIFY_SOCKET` (empty: none) down a chain of
 /// restarts.
@@ -72,45 +71,9 @@ const SUPERVISOR_NOTIFY: &str = "COURTEOUS_SUPERVISOR_NOTIFY";
 /// How long the old process waits for the new one to say it is ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Restarts now: starts a new copy of this program with the listening
-/// socket inherited, waits until it is ready, then starts this server's
-/// drain. Returns the new process's id. On failure the old server goes on
-/// serving, and the error says why.
-///
-/// The new process is this program again (`current_exe`, same arguments
-/// and environment), with the listening socket as descriptor 3 and
-/// `LISTEN_FDS=1`; it must take the socket with
-/// [`Builder::bind_or_activate`](crate::Builder::bind_or_activate) or
-/// [`Builder::from_systemd`](crate::Builder::from_systemd). Fails when the
-/// server is not serving.
-///
-/// # Examples
-///
-/// Restart on a trigger other than a signal (an admin request, a new
-/// binary on disk):
-///
-/// ```no_run
-/// use courteous::{Request, Response, Server};
-///
-/// let server = Server::builder().bind_or_activate("127.0.0.1:8080")?;
-/// let handle = server.handle();
-/// let admin = handle.clone();
-/// server.serve(move |req: &mut Request| {
-///     if req.uri().path() == "/admin/restart" {
-///         return match courteous::restart::restart(&admin) {
-///             Ok(pid) => Response::text(format!("pid {pid} took over\n")),
-///             Err(e) => Response::text(format!("restart failed, still serving: {e}\n"))
-///                 .with_status(http::StatusCode::INTERNAL_SERVER_ERROR),
-///         };
-///     }
-///     Response::text("hello\n")
-/// })?;
-/// # Ok::<(), courteous::Error>(())
-/// ```
-pub fn restart(handle: &Handle) -> Result<u32, Error> {
-    restart_shared(&handle.shared)
-}
-
+/// Re-executes this program with the listening socket, waits until it
+/// is ready, then drains this server ([`Handle::restart`](crate::Handle::restart)
+/// and the restart signal).
 pub(crate) fn restart_shared(shared: &Arc<Shared>) -> Result<u32, Error> {
     let listener = shared.listener().ok_or_else(|| {
         Error::Io(io::Error::new(

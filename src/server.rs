@@ -2,10 +2,8 @@
 //! it feeds, and the drain that ends it.
 
 use std::io;
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
-use std::os::unix::net::UnixListener;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,19 +11,18 @@ use crossbeam_channel::Receiver;
 use parking_lot::Mutex;
 use rustls::ServerConfig;
 
-use crate::builder::Builder;
+use crate::addr::Addr;
 use crate::config::Config;
 use crate::conn::Conn;
+use crate::conn_info::ConnInfo;
 use crate::drain::Shared;
 use crate::error::Error;
 use crate::handle::Handle;
 use crate::handler::Handler;
 use crate::idle::IdleSet;
-use crate::addr::Addr;
 use crate::net::{self, wait_readable, Accepted, Listener, Protocol, Ready, Stream, Waker};
 use crate::parker;
 use crate::pool::Pool;
-use crate::conn_info::ConnInfo;
 
 /// A bound server. [`serve`](Server::serve) blocks the calling thread
 /// until a [`Handle::close`] (or a signal) drains it.
@@ -66,100 +63,6 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// A builder, to configure before binding.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let server = courteous::Server::builder()
-    ///     .workers(8)
-    ///     .shutdown_timeout(Duration::from_secs(5))
-    ///     .bind("127.0.0.1:0")?;
-    /// assert_eq!(server.config().workers, 8);
-    /// # Ok::<(), courteous::Error>(())
-    /// ```
-    pub fn builder() -> Builder {
-        Builder::new()
-    }
-
-    /// Binds a TCP address with the default configuration.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let server = courteous::Server::bind("127.0.0.1:0")?;
-    /// let addr = server.local_addr().expect("a TCP server");
-    /// assert_ne!(addr.port(), 0, "the port the system chose");
-    /// # Ok::<(), courteous::Error>(())
-    /// ```
-    pub fn bind(addr: impl ToSocketAddrs) -> Result<Server, Error> {
-        Builder::new().bind(addr)
-    }
-
-    /// Binds a Unix socket with the default configuration (see
-    /// [`Builder::bind_unix`] for the rules on the socket file).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use courteous::testing::{RawClient, TestServer};
-    /// use courteous::{Request, Server};
-    ///
-    /// let path = std::env::temp_dir().join(format!("courteous-doc-{}.sock", std::process::id()));
-    /// let server = Server::bind_unix(&path)?;
-    /// let server = TestServer::serve(server, |_: &mut Request| "hello over a Unix socket\n");
-    /// let mut client = RawClient::connect_unix(&path).unwrap();
-    /// let resp = client.get("/", Duration::from_secs(5)).unwrap();
-    /// assert_eq!(resp.text(), "hello over a Unix socket\n");
-    /// server.stop()?;
-    /// assert!(!path.exists(), "the drain removed the socket file");
-    /// # Ok::<(), courteous::Error>(())
-    /// ```
-    pub fn bind_unix(path: impl AsRef<Path>) -> Result<Server, Error> {
-        Builder::new().bind_unix(path)
-    }
-
-    /// Serves on an existing TCP listener with the default configuration.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    /// let addr = listener.local_addr()?;
-    /// let server = courteous::Server::from_listener(listener)?;
-    /// assert_eq!(server.local_addr(), Some(addr));
-    /// # Ok::<(), courteous::Error>(())
-    /// ```
-    pub fn from_listener(listener: TcpListener) -> Result<Server, Error> {
-        Builder::new().from_listener(listener)
-    }
-
-    /// Serves on an existing Unix listener with the default configuration.
-    /// The socket file is not the server's: it stays when the server is
-    /// done.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::os::unix::net::UnixListener;
-    ///
-    /// let path = std::env::temp_dir().join(format!("courteous-doc-{}.sock", std::process::id()));
-    /// # let _ = std::fs::remove_file(&path);
-    /// let listener = UnixListener::bind(&path)?;
-    /// let server = courteous::Server::from_unix_listener(listener)?;
-    /// assert_eq!(server.addr(), &courteous::Addr::Unix(path.clone()));
-    /// drop(server);
-    /// assert!(path.exists(), "not the server's to remove");
-    /// std::fs::remove_file(&path)?;
-    /// # Ok::<(), courteous::Error>(())
-    /// ```
-    pub fn from_unix_listener(listener: UnixListener) -> Result<Server, Error> {
-        Builder::new().from_unix_listener(listener)
-    }
-
     pub(crate) fn new(
         config: Config,
         listener: Listener,

@@ -38,12 +38,13 @@ use crate::drain::Shared;
 use crate::http1::body::Body;
 use crate::http1::buf::{Fill, ReadBuf, INITIAL};
 
+use crate::conn::Next;
+use crate::conn_info::ConnState;
 use crate::io::Io;
 use crate::net::Waker;
-use crate::pool::{Next, Worker};
-use crate::conn_info::ConnState;
 use crate::request::Request;
 use crate::response::{Payload, Response};
+use crate::step::StepContext;
 
 /// Reads records through the worker's buffer, waiting until a deadline;
 /// a drain's wake surfaces as `WouldBlock` (the record reader resumes).
@@ -120,7 +121,11 @@ struct Begun {
 }
 
 /// Reads records up to the end of a responder request's PARAMS.
-fn read_begin(w: &mut Worker, conn: &mut Conn, reader: &mut RecordReader) -> Result<Begun, Next> {
+fn read_begin(
+    w: &mut StepContext,
+    conn: &mut Conn,
+    reader: &mut RecordReader,
+) -> Result<Begun, Next> {
     let shared = w.shared.clone();
     let cfg = &shared.config;
     let caps = capabilities(&shared);
@@ -299,14 +304,14 @@ impl Stdin<'_, '_> {
 }
 
 /// One request, from its first record to END_REQUEST.
-pub(crate) fn one_request(w: &mut Worker, conn: &mut Conn) -> Next {
+pub(crate) fn one_request(w: &mut StepContext, conn: &mut Conn) -> Next {
     let mut reader = std::mem::take(&mut w.records);
     let next = exchange(w, conn, &mut reader);
     w.records = reader;
     next
 }
 
-fn exchange(w: &mut Worker, conn: &mut Conn, reader: &mut RecordReader) -> Next {
+fn exchange(w: &mut StepContext, conn: &mut Conn, reader: &mut RecordReader) -> Next {
     let begun = match read_begin(w, conn, reader) {
         Ok(b) => b,
         Err(next) => return next,

@@ -29,10 +29,11 @@ use super::head::{self, Head, Limits, Reject};
 use super::write::{write_response, Reply};
 use crate::conn::Conn;
 use crate::conn::InFlight;
-use crate::pool::{Next, Worker};
+use crate::conn::Next;
 use crate::conn_info::ConnState;
 use crate::request::Request;
 use crate::response::Response;
+use crate::step::StepContext;
 
 enum HeadEnd {
     /// Close cleanly without a response.
@@ -44,7 +45,7 @@ enum HeadEnd {
 }
 
 /// One request on an HTTP/1.1 connection: its head, then the exchange.
-pub(crate) fn one_request(w: &mut Worker, conn: &mut Conn) -> Next {
+pub(crate) fn one_request(w: &mut StepContext, conn: &mut Conn) -> Next {
     match read_head(w, conn) {
         Ok(head) => exchange(w, conn, head),
         Err(HeadEnd::Close) => Next::Close,
@@ -53,7 +54,7 @@ pub(crate) fn one_request(w: &mut Worker, conn: &mut Conn) -> Next {
     }
 }
 
-fn read_head(w: &mut Worker, conn: &mut Conn) -> Result<Head, HeadEnd> {
+fn read_head(w: &mut StepContext, conn: &mut Conn) -> Result<Head, HeadEnd> {
     let shared = &*w.shared;
     let cfg = &shared.config;
     let limits = Limits {
@@ -125,7 +126,7 @@ fn read_head(w: &mut Worker, conn: &mut Conn) -> Result<Head, HeadEnd> {
 }
 
 /// Answers a bad or late head, then closes.
-fn reject(w: &mut Worker, conn: &mut Conn, r: Reject) -> Next {
+fn reject(w: &mut StepContext, conn: &mut Conn, r: Reject) -> Next {
     log::debug!(
         "courteous: conn {} rejected: {} {}",
         conn.info().id(),
@@ -153,7 +154,7 @@ fn reject_response(r: Reject) -> Response {
 }
 
 /// One request: handler, response, leftovers.
-fn exchange(w: &mut Worker, conn: &mut Conn, head: Head) -> Next {
+fn exchange(w: &mut StepContext, conn: &mut Conn, head: Head) -> Next {
     let shared = w.shared.clone();
     let cfg = &shared.config;
     let flight = InFlight::start(&shared, conn);

@@ -173,8 +173,10 @@
 //!    client's kernel has acknowledged every byte of the response, our FIN
 //!    has left, and nothing came for a margin of a few round-trip times
 //!    since (twice the smoothed RTT plus four times its variation, at
-//!    least 1 ms); [`linger`](crate::Builder::linger) (500 ms) is only the
-//!    upper bound;
+//!    least a fiftieth of `linger`: 10 ms by default); if the client did
+//!    send after our FIN, it is in the middle of a request, and the linger
+//!    lasts until its FIN; [`linger`](crate::Builder::linger) (500 ms) is
+//!    only the upper bound;
 //! 3. only then it closes the socket.
 //!
 //! Once the response is acknowledged it is in the client's kernel, and a
@@ -184,16 +186,18 @@
 //! margin covers, and are read. The FIN's own acknowledgement is not
 //! awaited: a client that reads nothing sends it only when its delayed-ACK
 //! timer fires (40 ms on Linux). What is left is a FIN lost on the way
-//! and a client that writes after the margin: then a late byte meets a
-//! closed socket and the client sees a reset instead of the end, with its
-//! response already delivered. Many clients never send their
+//! and a client that stays silent past the margin and then writes (a pool
+//! that reuses a socket without looking at it first): then a late byte
+//! meets a closed socket and the client sees a reset instead of the end,
+//! with its response already delivered. A longer `linger` widens the
+//! margin with it. Many clients never send their
 //! FIN promptly: urllib3 and Java pools never read an idle pooled socket,
 //! and many clients keep a socket open after reading a `Connection: close`
-//! response. Their kernel acknowledges our FIN within a round trip all the
-//! same, so on loopback a drain returns about a millisecond after its last
+//! response. Their kernel acknowledges the response within a round trip
+//! all the same, so on loopback a drain returns about 10 ms after its last
 //! response, whatever the clients do with their sockets. (The state comes
-//! from Linux's `TCP_INFO`; on a Unix socket, where a close never resets,
-//! the linger ends once nothing came for a millisecond.)
+//! from Linux's `TCP_INFO` and `SIOCOUTQ`; on a Unix socket, where a
+//! close never resets, the linger ends once nothing came for the margin.)
 //!
 //! Connections in step 2 are counted in
 //! [`Stats::closing`](crate::Stats::closing); a shutdown deadline closes
@@ -201,9 +205,9 @@
 //! No worker waits for a lingering connection: it waits in the idle set
 //! with the connections waiting for their next request (see
 //! [`timeouts`](super::timeouts)), and whichever worker is free reads what
-//! arrives; the parker looks at it a millisecond after the FIN (then
-//! backing off, while the FIN is unacknowledged) and closes it once the
-//! risk is over: a few looks, not a poll.
+//! arrives; the parker looks at it a millisecond after the FIN (then,
+//! while the response is unacknowledged, backing off) and closes it once
+//! the risk is over: a few looks, not a poll.
 //!
 //! # The deadline, and the kill count
 //!

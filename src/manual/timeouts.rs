@@ -188,12 +188,14 @@
 //! After the server sends its FIN, the longest it keeps reading (and
 //! discarding) what the client still sends before closing, so that the
 //! close never turns into a reset. It ends as soon as the risk is over:
-//! at the client's FIN, or once the client's kernel acknowledged ours and
-//! nothing came for a few round-trip times (see
-//! [`howto_drain`](super::howto_drain)), so it usually ends within a
-//! round trip or two even when the client ignores the FIN; 500 ms bounds
-//! it on a path whose acknowledgements are lost. Zero closes right after
-//! the FIN, at the risk of resets.
+//! at the client's FIN, or once the client's kernel acknowledged the
+//! response and nothing came for a few round-trip times, at least a
+//! fiftieth of `linger` (see [`howto_drain`](super::howto_drain)), so it
+//! usually ends 10 ms after the FIN even when the client ignores it; a
+//! client that sends after the FIN keeps it until its own FIN. 500 ms
+//! bounds it on a path whose acknowledgements are lost; raising it also
+//! widens the quiet margin. Zero closes right after the FIN, at the risk
+//! of resets.
 //!
 //! ## `drain_delay` (none) and `health_path` (none)
 //!

@@ -1,6 +1,6 @@
 //! A connection's life, in one place: this module alone changes a
 //! connection's state, tells the registry, and (through the registry's
-//! bookkeeping in [`Shared`]) calls the [`on_state`](crate::Builder::on_state)
+//! bookkeeping in [`ServerState`]) calls the [`on_state`](crate::Builder::on_state)
 //! hook. Its fields are private; the protocol loops, the idle set and the
 //! accept loop move a connection only through the methods below.
 //!
@@ -24,7 +24,7 @@
 //! then close `New, Active, Idle, Active, Closed`; a hijack `New, Active,
 //! Hijacked`). The one change made from elsewhere is a forced close at
 //! the shutdown deadline, which ends every registration at once
-//! ([`Shared::wait_drained`]); a `Conn` then finds itself already gone.
+//! ([`ServerState::wait_drained`]); a `Conn` then finds itself already gone.
 //!
 //! In-flight accounting is part of the life: [`InFlight`] counts a
 //! request from its head to its response, in the same lock hold as the
@@ -34,9 +34,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::conn_info::{ConnInfo, ConnState};
-use crate::drain::Shared;
 use crate::io::Io;
 use crate::net::{Protocol, Stream};
+use crate::state::ServerState;
 
 /// What one request left the connection fit for.
 pub(crate) enum Next {
@@ -55,7 +55,7 @@ pub(crate) struct Conn {
     tls: Option<Box<rustls::ServerConnection>>,
     /// What the connection speaks.
     proto: Protocol,
-    shared: Arc<Shared>,
+    shared: Arc<ServerState>,
     /// Mirror of the registry's state (New, Active, Idle, Hijacked).
     state: ConnState,
     /// Our FIN is sent.
@@ -71,7 +71,7 @@ pub(crate) struct Conn {
 impl Conn {
     /// Registers a freshly accepted connection: New.
     pub(crate) fn accept(
-        shared: &Arc<Shared>,
+        shared: &Arc<ServerState>,
         stream: Stream,
         info: ConnInfo,
         tls: Option<Box<rustls::ServerConnection>>,
@@ -118,7 +118,7 @@ impl Conn {
         self.tls.is_some()
     }
 
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn shared(&self) -> &Arc<ServerState> {
         &self.shared
     }
 
@@ -230,7 +230,7 @@ impl Drop for Conn {
 /// Counts a request in flight from its head to its response, whatever
 /// path it leaves by (a panic included).
 pub(crate) struct InFlight<'a> {
-    shared: &'a Shared,
+    shared: &'a ServerState,
     /// The run it counts in.
     run: u64,
     armed: bool,
@@ -239,7 +239,7 @@ pub(crate) struct InFlight<'a> {
 impl<'a> InFlight<'a> {
     /// A request's head is read: counts it, and the connection is Active
     /// (one lock for both).
-    pub(crate) fn start(shared: &'a Shared, conn: &mut Conn) -> Self {
+    pub(crate) fn start(shared: &'a ServerState, conn: &mut Conn) -> Self {
         let run = shared.request_started(&conn.info);
         conn.state = ConnState::Active;
         conn.requests += 1;
@@ -283,14 +283,14 @@ impl Drop for InFlight<'_> {
 /// counts) it. Made by [`Hijack::take`] while the handler runs; it ends
 /// when dropped.
 pub(crate) struct Hijack {
-    shared: Arc<Shared>,
+    shared: Arc<ServerState>,
     info: Arc<ConnInfo>,
 }
 
 impl Hijack {
     /// Active → Hijacked, reported to the hook; the worker's `Conn` then
     /// lets go of it ([`Conn::hand_over`]).
-    pub(crate) fn take(shared: &Arc<Shared>, info: &Arc<ConnInfo>) -> Hijack {
+    pub(crate) fn take(shared: &Arc<ServerState>, info: &Arc<ConnInfo>) -> Hijack {
         shared.transition(info, ConnState::Hijacked);
         Hijack {
             shared: shared.clone(),
@@ -298,7 +298,7 @@ impl Hijack {
         }
     }
 
-    pub(crate) fn shared(&self) -> &Shared {
+    pub(crate) fn shared(&self) -> &ServerState {
         &self.shared
     }
 }
@@ -323,7 +323,7 @@ mod tests {
 
     type Log = Arc<Mutex<Vec<(ConnState, ConnState)>>>;
 
-    fn server() -> (Arc<Shared>, Log) {
+    fn server() -> (Arc<ServerState>, Log) {
         let log: Log = Arc::default();
         let l = log.clone();
         let config = Config {
@@ -332,10 +332,10 @@ mod tests {
             })),
             ..Config::default()
         };
-        (Shared::new(config), log)
+        (ServerState::new(config), log)
     }
 
-    fn accept(shared: &Arc<Shared>) -> (Conn, UnixStream) {
+    fn accept(shared: &Arc<ServerState>) -> (Conn, UnixStream) {
         let (ours, theirs) = UnixStream::pair().unwrap();
         let info = ConnInfo {
             id: shared.next_conn_id(),

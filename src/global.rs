@@ -13,12 +13,12 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use crate::config::Config;
-use crate::drain::Shared;
 use crate::error::Error;
 use crate::handle::Handle;
 use crate::handler::Handler;
 use crate::net::{Listener, Protocol};
 use crate::server::Endpoint;
+use crate::state::ServerState;
 use crate::tls::Pem;
 
 /// Plain HTTP/1.1.
@@ -33,9 +33,9 @@ const FASTCGI: Endpoint = Endpoint {
     tls: None,
 };
 
-fn default_server() -> &'static Arc<Shared> {
-    static DEFAULT: OnceLock<Arc<Shared>> = OnceLock::new();
-    DEFAULT.get_or_init(|| Shared::new(Config::default()))
+fn default_server() -> &'static Arc<ServerState> {
+    static DEFAULT: OnceLock<Arc<ServerState>> = OnceLock::new();
+    DEFAULT.get_or_init(|| ServerState::new(Config::default()))
 }
 
 /// A handle on the default server: everything a [`Handle`] does (stats,

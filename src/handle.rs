@@ -3,8 +3,8 @@
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use crate::drain::Shared;
 use crate::error::Error;
+use crate::state::ServerState;
 use crate::stats::Stats;
 
 /// Controls a [`Server`](crate::Server) from other threads. Cheap to
@@ -24,7 +24,7 @@ use crate::stats::Stats;
 /// ```
 #[derive(Clone)]
 pub struct Handle {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<ServerState>,
 }
 
 impl std::fmt::Debug for Handle {
@@ -520,7 +520,7 @@ impl Handle {
 /// second one during the drain forces it), a restart signal restarts (a
 /// failed restart is logged; the server goes on serving). It holds the
 /// server weakly: a signal after the server is gone ends the thread.
-pub(crate) fn signal_dispatch(shared: &Arc<Shared>) -> crate::signals::Dispatch {
+pub(crate) fn signal_dispatch(shared: &Arc<ServerState>) -> crate::signals::Dispatch {
     let weak = Arc::downgrade(shared);
     Arc::new(move |sig, purpose| {
         let Some(shared) = weak.upgrade() else {

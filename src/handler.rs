@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use http::{Method, StatusCode};
 
-use crate::drain::Shared;
 use crate::request::Request;
 use crate::response::Response;
+use crate::state::ServerState;
 
 /// Turns a request into a response. Closures `Fn(&mut Request) -> R`
 /// (where `R: Into<Response>`) are handlers; so are `Arc` and `Box` of one,
@@ -109,7 +109,7 @@ impl Handler for Box<dyn Handler> {
 /// when configured, else the handler. A panicking handler gives a `500`;
 /// the flag says it panicked (the connection then closes).
 pub(crate) fn respond(
-    shared: &Shared,
+    shared: &ServerState,
     handler: &dyn Handler,
     req: &mut Request<'_>,
 ) -> (Response, bool) {
@@ -135,7 +135,7 @@ pub(crate) fn respond(
 
 /// The built-in health route, when configured and asked for: `200 ok`
 /// while serving, `503 draining` from the close on.
-fn health_check(shared: &Shared, req: &Request<'_>) -> Option<Response> {
+fn health_check(shared: &ServerState, req: &Request<'_>) -> Option<Response> {
     let path = shared.config.health_path.as_deref()?;
     if req.uri().path() != path || !(req.method() == Method::GET || req.method() == Method::HEAD) {
         return None;

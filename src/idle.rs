@@ -14,13 +14,13 @@
 //!   worker ──park──► Waiting (armed, one-shot) ──readable──► a free worker
 //!                      │ deadline (idle / header timeout, drain grace)
 //!                      ▼
-//!                    the parker: serve it if its request is here, else ─┐
+//!                    the timer thread: serve it if its request is here, else ─┐
 //!                                                                       ▼
 //!   worker ──close──► FIN sent ──peer's FIN already here──► closed    close
 //!                      │ not yet
 //!                      ▼
 //!                    Lingering (armed) ──readable: read, discard; FIN──► closed
-//!                      │ a look (the parker): our FIN acknowledged and
+//!                      │ a look (the timer thread): our FIN acknowledged and
 //!                      │ quiet for a margin, or `linger` over
 //!                      ▼
 //!                    closed
@@ -38,7 +38,7 @@
 //! running one was about to take it. The others wait one tick more for
 //! work (a blocking handler's worker, back from it, usually finds its
 //! connection's next request then), and then sit on the bench (a
-//! condition variable). The parker watches the crew while workers are out
+//! condition variable). The timer thread watches the crew while workers are out
 //! serving: when for a whole tick no worker came back free (every one in
 //! circulation is held by a slow handler, a slow client, or a long body),
 //! it calls one in from the bench. A worker called in that finds work
@@ -47,7 +47,7 @@
 //! the chain ends with a worker that finds nothing to do.
 //!
 //! Parked connections live in a slab whose key (index and generation) is
-//! the event's data: an event for a connection the parker already took
+//! the event's data: an event for a connection the timer thread already took
 //! finds a different generation and is ignored. The doorbell is an
 //! edge-triggered eventfd, never read: each ring wakes one waiter, and the
 //! worker that takes a connection from the queue rings again if more wait.
@@ -66,13 +66,14 @@ use rustix::event::epoll;
 
 use crate::conn::Conn;
 use crate::net::{read_now, TryRead, Waker};
+use crate::slab::Slab;
 
 /// The doorbell's event key: the accept queue holds connections.
 const DOORBELL: u64 = u64::MAX;
 /// The stop bell's event key: the run is over.
 const STOP: u64 = u64::MAX - 1;
 
-/// How often the parker looks at the crew while workers are out serving.
+/// How often the timer thread looks at the crew while workers are out serving.
 pub(crate) const TICK: Duration = Duration::from_millis(1);
 /// [`TICK`], for `epoll_wait`.
 const TICK_SPEC: rustix::event::Timespec = rustix::event::Timespec {
@@ -85,11 +86,11 @@ const NO_WAIT: rustix::event::Timespec = rustix::event::Timespec {
     tv_nsec: 0,
 };
 
-/// The parker keeps ticking this many ticks after the crew came home, so
+/// The timer thread keeps ticking this many ticks after the crew came home, so
 /// that a light but steady load does not have to wake it for every request.
 const QUIET_TICKS: u32 = 20;
 
-/// The parker's longest sleep while connections are parked: a connection
+/// The timer thread's longest sleep while connections are parked: a connection
 /// parked with an earlier deadline wakes it.
 const HEARTBEAT: Duration = Duration::from_secs(10);
 
@@ -235,7 +236,7 @@ struct Crew {
     sleepers: usize,
     /// Workers out of circulation, on the condition variable.
     benched: usize,
-    /// The parker called one in from the bench.
+    /// The timer thread called one in from the bench.
     called: bool,
     stopped: bool,
 }
@@ -250,94 +251,11 @@ pub(crate) enum Wake {
     Stop,
 }
 
-enum Entry<T> {
-    Vacant { gen: u32 },
-    Occupied { gen: u32, value: T },
-}
-
-/// Values by key: an index and a generation, so that a key outlives its
-/// value harmlessly (it names nothing once removed, even after the slot
-/// is reused).
-struct Slab<T> {
-    entries: Vec<Entry<T>>,
-    free: Vec<u32>,
-}
-
-impl<T> Slab<T> {
-    fn new() -> Slab<T> {
-        Slab {
-            entries: Vec::new(),
-            free: Vec::new(),
-        }
-    }
-
-    fn insert(&mut self, value: T) -> u64 {
-        if let Some(i) = self.free.pop() {
-            let e = &mut self.entries[i as usize];
-            if let Entry::Vacant { gen } = *e {
-                let gen = gen.wrapping_add(1);
-                *e = Entry::Occupied { gen, value };
-                return key(i, gen);
-            }
-        }
-        let i = self.entries.len() as u32;
-        self.entries.push(Entry::Occupied { gen: 0, value });
-        key(i, 0)
-    }
-
-    fn remove(&mut self, k: u64) -> Option<T> {
-        let (i, g) = ((k & 0xffff_ffff) as usize, (k >> 32) as u32);
-        match self.entries.get(i) {
-            Some(Entry::Occupied { gen, .. }) if *gen == g => {}
-            _ => return None,
-        }
-        let old = std::mem::replace(&mut self.entries[i], Entry::Vacant { gen: g });
-        self.free.push(i as u32);
-        match old {
-            Entry::Occupied { value, .. } => Some(value),
-            Entry::Vacant { .. } => None,
-        }
-    }
-
-    /// Every value with its key.
-    fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
-        self.entries
-            .iter()
-            .enumerate()
-            .filter_map(|(i, e)| match e {
-                Entry::Occupied { gen, value } => Some((key(i as u32, *gen), value)),
-                Entry::Vacant { .. } => None,
-            })
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.entries.len() - self.free.len()
-    }
-
-    /// Removes every value (the keys may name new values after this: for
-    /// the end of a run only).
-    fn take_all(&mut self) -> Vec<T> {
-        self.free.clear();
-        std::mem::take(&mut self.entries)
-            .into_iter()
-            .filter_map(|e| match e {
-                Entry::Occupied { value, .. } => Some(value),
-                Entry::Vacant { .. } => None,
-            })
-            .collect()
-    }
-}
-
-/// The parked connections, and when the parker next looks at them.
+/// The parked connections, and when the timer thread next looks at them.
 struct Parked {
     slab: Slab<Held>,
-    /// When the parker next looks at deadlines (`None`: not before a wake).
-    parker_next: Option<Instant>,
-}
-
-fn key(index: u32, gen: u32) -> u64 {
-    (u64::from(gen) << 32) | u64::from(index)
+    /// When the timer thread next looks at deadlines (`None`: not before a wake).
+    timer_next: Option<Instant>,
 }
 
 /// The connections no worker holds, and the bells free workers wait on.
@@ -346,9 +264,9 @@ pub(crate) struct IdleSet {
     parked: Mutex<Parked>,
     doorbell: OwnedFd,
     stop: Waker,
-    /// The parker's wake-up, rung when a connection parks with a deadline
-    /// before the parker's next look, or when it should watch the crew.
-    parker: Arc<Waker>,
+    /// The timer thread's wake-up, rung when a connection parks with a deadline
+    /// before the timer thread's next look, or when it should watch the crew.
+    timer: Arc<Waker>,
     crew: Mutex<Crew>,
     bench: Condvar,
     /// Workers in circulation and looking for work.
@@ -358,13 +276,13 @@ pub(crate) struct IdleSet {
     /// At most this many workers block in `epoll_wait`.
     max_sleepers: usize,
     workers: usize,
-    /// The parker ticks (watches the crew).
+    /// The timer thread ticks (watches the crew).
     ticking: AtomicBool,
 }
 
 impl IdleSet {
     /// A set for a pool of `workers`.
-    pub(crate) fn new(parker: Arc<Waker>, workers: usize) -> io::Result<IdleSet> {
+    pub(crate) fn new(timer: Arc<Waker>, workers: usize) -> io::Result<IdleSet> {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
         let doorbell = rustix::event::eventfd(
@@ -388,11 +306,11 @@ impl IdleSet {
             epoll,
             parked: Mutex::new(Parked {
                 slab: Slab::new(),
-                parker_next: None,
+                timer_next: None,
             }),
             doorbell,
             stop,
-            parker,
+            timer,
             crew: Mutex::new(Crew {
                 sleepers: 0,
                 benched: 0,
@@ -408,7 +326,7 @@ impl IdleSet {
         })
     }
 
-    /// Parks `conn` until its next request arrives (or the parker's
+    /// Parks `conn` until its next request arrives (or the timer thread's
     /// deadline for it); closes it if the kernel refuses to watch it.
     pub(crate) fn park(&self, conn: Conn) {
         if let Err(conn) = self.hold(Held { conn, linger: None }) {
@@ -424,7 +342,7 @@ impl IdleSet {
         self.close_with(conn, true);
     }
 
-    /// [`close`](Self::close) for the parker, which must never wait on one
+    /// [`close`](Self::close) for the timer thread, which must never wait on one
     /// connection: a TLS `close_notify` that does not fit in the socket now
     /// (the peer stopped reading) is left out.
     pub(crate) fn close_now(&self, conn: Conn) {
@@ -454,13 +372,13 @@ impl IdleSet {
         self.hold_inner(held, true)
     }
 
-    /// [`hold`](Self::hold), for the parker itself: it reads the planned
+    /// [`hold`](Self::hold), for the timer thread itself: it reads the planned
     /// look after its turn, so it needs no wake.
     fn hold_quietly(&self, held: Held) -> Result<(), Conn> {
         self.hold_inner(held, false)
     }
 
-    fn hold_inner(&self, mut held: Held, wake_parker: bool) -> Result<(), Conn> {
+    fn hold_inner(&self, mut held: Held, wake_timer: bool) -> Result<(), Conn> {
         let flags = epoll::EventFlags::IN | epoll::EventFlags::ONESHOT;
         let was_registered = held.conn.watched();
         held.conn.set_watched(true);
@@ -470,15 +388,15 @@ impl IdleSet {
             f();
         }
         let mut parked = self.parked.lock();
-        // Whether a drain began is read under the lock: a parker that saw
+        // Whether a drain began is read under the lock: a timer that saw
         // the drain begin and looked at the slab before this (missing this
         // connection) made this read see it too, so this connection's
-        // deadline is the drain's and it wakes the parker if that is
+        // deadline is the drain's and it wakes the timer thread if that is
         // sooner than planned. Read before the lock, a drain could begin
         // unseen by both, and the connection wait out its idle timeout.
         let deadline = held.deadline(held.conn.shared().is_closing());
         let k = parked.slab.insert(held);
-        // Registered under the lock: the parker sees a parked connection
+        // Registered under the lock: the timer thread sees a parked connection
         // only once the kernel watches it, and an event can only name a
         // connection that is in the slab.
         let data = epoll::EventData::new_u64(k);
@@ -497,14 +415,14 @@ impl IdleSet {
                 None => Ok(()),
             };
         }
-        let wake = parked.parker_next.map_or(true, |n| deadline < n);
+        let wake = parked.timer_next.map_or(true, |n| deadline < n);
         if wake {
-            // Sooner than the parker planned to look: it looks again.
-            parked.parker_next = Some(deadline);
+            // Sooner than the timer thread planned to look: it looks again.
+            parked.timer_next = Some(deadline);
         }
         drop(parked);
-        if wake && wake_parker {
-            self.parker.wake();
+        if wake && wake_timer {
+            self.timer.wake();
         }
         Ok(())
     }
@@ -526,9 +444,9 @@ impl IdleSet {
             self.call_in();
         }
         if !self.ticking.load(SeqCst) {
-            // Out serving: the parker watches until the crew is home.
+            // Out serving: the timer thread watches until the crew is home.
             self.ticking.store(true, SeqCst);
-            self.parker.wake();
+            self.timer.wake();
         }
         got
     }
@@ -581,7 +499,7 @@ impl IdleSet {
     }
 
     /// One `epoll_wait` for one event; `None` when it timed out or named a
-    /// connection the parker took first.
+    /// connection the timer thread took first.
     fn poll(&self, timeout: Option<&rustix::event::Timespec>) -> Option<Wake> {
         let mut events = [MaybeUninit::<epoll::Event>::uninit(); 1];
         let k = match epoll::wait(&self.epoll, &mut events, timeout) {
@@ -601,13 +519,13 @@ impl IdleSet {
                 Some(Wake::Stop)
             }
             k => {
-                // `None`: the parker took it first (its deadline passed).
+                // `None`: the timer thread took it first (its deadline passed).
                 let held = self.parked.lock().slab.remove(k)?;
                 match held.linger {
                     None => Some(Wake::Conn(held.conn)),
                     Some(mut linger) => {
                         // Lingering: discard what came; done at the FIN.
-                        // The parker decides the rest at its next look.
+                        // The timer thread decides the rest at its next look.
                         if discard_input(&held.conn) != Input::Closed {
                             linger.heard(Instant::now());
                             let _ = self.hold(Held {
@@ -622,7 +540,7 @@ impl IdleSet {
         }
     }
 
-    /// The parker's look at the crew, every [`TICK`] while it ticks: when
+    /// The timer thread's look at the crew, every [`TICK`] while it ticks: when
     /// no worker came back free since the last look and none is free, all
     /// in circulation are held up, so one comes in from the bench. Returns
     /// whether to keep ticking (workers are out, or were a moment ago).
@@ -661,7 +579,7 @@ impl IdleSet {
         crew.benched + self.free.load(SeqCst) < self.workers
     }
 
-    /// Whether the parker should tick: workers went out since it stopped.
+    /// Whether the timer thread should tick: workers went out since it stopped.
     pub(crate) fn ticking(&self) -> bool {
         self.ticking.load(SeqCst)
     }
@@ -696,16 +614,16 @@ impl IdleSet {
         self.stop.wake();
     }
 
-    /// When the parker must next look at the deadlines: its own plan, or
+    /// When the timer thread must next look at the deadlines: its own plan, or
     /// sooner if a connection parked since with an earlier deadline. (It
     /// moves the plan forward rather than look at once: a stream of
     /// closes, each lingering 500 ms, costs one look per 500 ms, not a
     /// look over every held connection per close.)
     pub(crate) fn next_look(&self) -> Option<Instant> {
-        self.parked.lock().parker_next
+        self.parked.lock().timer_next
     }
 
-    /// The parker's look: takes out the connections whose deadline passed
+    /// The timer thread's look: takes out the connections whose deadline passed
     /// (for the drain's rules when `draining`): waiting ones go to `out`;
     /// lingering ones are looked at (closed once the risk of a reset is
     /// over, else held for another look). Says when to look next.
@@ -734,7 +652,7 @@ impl IdleSet {
                 }
             }
             let next = next.map_or(now + HEARTBEAT, |n| n.min(now + HEARTBEAT));
-            parked.parker_next = Some(next);
+            parked.timer_next = Some(next);
         }
         // Outside the lock: reading the socket, and a close reports to the
         // registry. One held again moves the planned look forward itself.
@@ -751,7 +669,7 @@ impl IdleSet {
                 });
             }
         }
-        let planned = self.parked.lock().parker_next;
+        let planned = self.parked.lock().timer_next;
         planned.unwrap_or(now + HEARTBEAT)
     }
 
@@ -794,8 +712,8 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::conn_info::{ConnInfo, ConnState};
-    use crate::drain::Shared;
     use crate::net::{Protocol, Stream};
+    use crate::state::ServerState;
 
     thread_local! {
         /// Runs once in `hold` just before it takes the lock: a test's way
@@ -806,7 +724,7 @@ mod tests {
 
     #[test]
     fn a_drain_that_begins_while_a_connection_parks_gives_it_the_drain_deadline() {
-        let shared = Shared::new(Config::default());
+        let shared = ServerState::new(Config::default());
         let _closed = shared.begin_serving(Vec::new()).unwrap().unwrap();
         let idle = Arc::new(IdleSet::new(Arc::new(Waker::new().unwrap()), 2).unwrap());
         let (ours, _theirs) = std::os::unix::net::UnixStream::pair().unwrap();
@@ -819,13 +737,13 @@ mod tests {
         };
         let mut conn = Conn::accept(&shared, Stream::Unix(ours), info, None, Protocol::Http1);
         // Kept alive after a response: outside a drain it may wait the idle
-        // timeout (60 s), longer than the parker's heartbeat.
+        // timeout (60 s), longer than the timer thread's heartbeat.
         let flight = crate::conn::InFlight::start(&shared, &mut conn);
         flight.finish(&mut conn, true);
         assert_eq!(conn.state(), ConnState::Idle);
         let drain_deadline = conn.last_active() + shared.config.drain_grace;
 
-        // The drain begins, and the parker looks at the (empty) set, just
+        // The drain begins, and the timer thread looks at the (empty) set, just
         // as this connection is about to park.
         let (s, i) = (shared.clone(), idle.clone());
         BEFORE_LOCK.with(|h| {
@@ -840,7 +758,7 @@ mod tests {
         idle.park(conn);
         assert!(BEFORE_LOCK.with(|h| h.take()).is_none(), "the hook ran");
 
-        // The parker's next look is at the drain's deadline, not at its
+        // The timer thread's next look is at the drain's deadline, not at its
         // heartbeat nor at the idle timeout.
         let next = idle.next_look().expect("a planned look");
         assert!(next <= drain_deadline, "{next:?} > {drain_deadline:?}");
@@ -949,25 +867,6 @@ mod tests {
             l.look(t0 + Duration::from_millis(10), Input::Quiet, None),
             Settle::Done
         );
-    }
-
-    #[test]
-    fn a_removed_key_names_nothing_even_after_its_slot_is_reused() {
-        let mut slab = Slab::new();
-        let a = slab.insert("a");
-        let b = slab.insert("b");
-        assert_eq!(slab.len(), 2);
-        assert_eq!(slab.remove(a), Some("a"));
-        assert_eq!(slab.remove(a), None, "removed once");
-        let c = slab.insert("c");
-        assert_eq!(c & 0xffff_ffff, a & 0xffff_ffff, "the slot is reused");
-        assert_ne!(c, a, "under a new generation");
-        assert_eq!(slab.remove(a), None, "the old key names nothing");
-        let keys: Vec<u64> = slab.iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, vec![c, b]);
-        assert_eq!(slab.take_all(), vec!["c", "b"]);
-        assert_eq!(slab.len(), 0);
-        assert_eq!(slab.remove(b), None);
     }
 
     #[test]

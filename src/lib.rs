@@ -62,7 +62,7 @@ mod builder;
 mod config;
 mod conn;
 mod conn_info;
-mod drain;
+
 mod error;
 mod fastcgi;
 mod global;
@@ -74,7 +74,7 @@ mod idle;
 mod io;
 pub mod manual;
 mod net;
-mod parker;
+
 mod phase;
 mod pool;
 mod registry;
@@ -83,6 +83,8 @@ mod response;
 pub mod restart;
 mod server;
 mod signals;
+mod slab;
+mod state;
 mod stats;
 mod step;
 mod systemd;
@@ -90,6 +92,7 @@ mod tcp_info;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+mod timer;
 mod tls;
 
 pub use addr::{Addr, PeerCred};

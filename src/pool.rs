@@ -20,10 +20,10 @@ use std::thread;
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 
 use crate::conn::{Conn, Next};
-use crate::drain::Shared;
 use crate::handler::Handler;
 use crate::idle::{IdleSet, Wake};
 use crate::net::{Protocol, TryRead, Waker};
+use crate::state::ServerState;
 use crate::step::{StepContext, StepFn};
 
 /// A worker thread: what it lends each protocol step, and where it
@@ -83,11 +83,11 @@ impl Worker {
         loop {
             match self.queue.try_recv() {
                 Ok(conn) => {
-                    let readable = from_parker(&conn);
+                    let readable = from_timer(&conn);
                     self.serve(conn, readable);
                     continue;
                 }
-                // The accept loop and the parker are gone: the run is over.
+                // The accept loop and the timer thread are gone: the run is over.
                 Err(TryRecvError::Disconnected) => return,
                 Err(TryRecvError::Empty) => {}
             }
@@ -100,7 +100,7 @@ impl Worker {
                         if !self.queue.is_empty() {
                             self.idle.ring();
                         }
-                        let readable = from_parker(&conn);
+                        let readable = from_timer(&conn);
                         self.serve(conn, readable);
                     }
                 }
@@ -128,10 +128,10 @@ impl Worker {
     }
 }
 
-/// Whether a connection from the queue was put there by the parker, which
+/// Whether a connection from the queue was put there by the timer thread, which
 /// does so only once it saw the connection's next request arrive (the
 /// accept loop queues new connections only).
-fn from_parker(conn: &Conn) -> bool {
+fn from_timer(conn: &Conn) -> bool {
     conn.requests() > 0
 }
 
@@ -143,9 +143,9 @@ pub(crate) struct Pool {
 
 impl Pool {
     /// Starts the workers on the queue (`queue` and `rx` are its two ends;
-    /// the parker holds another sender) and the idle set.
+    /// the timer thread holds another sender) and the idle set.
     pub(crate) fn start(
-        shared: &Arc<Shared>,
+        shared: &Arc<ServerState>,
         handler: Arc<dyn Handler>,
         wakers: Vec<Arc<Waker>>,
         (queue, rx): (Sender<Conn>, Receiver<Conn>),

@@ -8,9 +8,9 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use crate::conn_info::ConnInfo;
-use crate::drain::Shared;
 use crate::hijack::{Hijacked, HijackedStream};
 use crate::http1::body::Body;
+use crate::state::ServerState;
 
 /// A request: an [`http::Request`] (it derefs to one) whose body streams
 /// from the connection, plus what the server knows around it.
@@ -27,7 +27,7 @@ use crate::http1::body::Body;
 pub struct Request<'a> {
     inner: http::Request<Body<'a>>,
     conn: &'a Arc<ConnInfo>,
-    shared: &'a Arc<Shared>,
+    shared: &'a Arc<ServerState>,
     hijacked: &'a Cell<bool>,
     remote: Option<SocketAddr>,
     local: Option<SocketAddr>,
@@ -38,7 +38,7 @@ impl<'a> Request<'a> {
     pub(crate) fn new(
         inner: http::Request<Body<'a>>,
         conn: &'a Arc<ConnInfo>,
-        shared: &'a Arc<Shared>,
+        shared: &'a Arc<ServerState>,
         hijacked: &'a Cell<bool>,
     ) -> Self {
         Request {

@@ -61,8 +61,8 @@ use std::time::{Duration, Instant};
 
 use command_fds::{CommandFdExt, FdMapping};
 
-use crate::drain::Shared;
 use crate::error::Error;
+use crate::state::ServerState;
 
 /// Carries the supervisor's `NOTIFY_SOCKET` (empty: none) down a chain of
 /// restarts.
@@ -74,7 +74,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Re-executes this program with the listening socket, waits until it
 /// is ready, then drains this server ([`Handle::restart`](crate::Handle::restart)
 /// and the restart signal).
-pub(crate) fn restart_shared(shared: &Arc<Shared>) -> Result<u32, Error> {
+pub(crate) fn restart_shared(shared: &Arc<ServerState>) -> Result<u32, Error> {
     let listener = shared.listener().ok_or_else(|| {
         Error::Io(io::Error::new(
             io::ErrorKind::NotConnected,

@@ -15,14 +15,14 @@ use crate::addr::Addr;
 use crate::config::Config;
 use crate::conn::Conn;
 use crate::conn_info::ConnInfo;
-use crate::drain::Shared;
 use crate::error::Error;
 use crate::handle::Handle;
 use crate::handler::Handler;
 use crate::idle::IdleSet;
 use crate::net::{self, wait_readable, Accepted, Listener, Protocol, Ready, Stream, Waker};
-use crate::parker;
 use crate::pool::Pool;
+use crate::state::ServerState;
+use crate::timer;
 
 /// A bound server. [`serve`](Server::serve) blocks the calling thread
 /// until a [`Handle::close`] (or a signal) drains it.
@@ -37,7 +37,7 @@ use crate::pool::Pool;
 /// # Ok::<(), courteous::Error>(())
 /// ```
 pub struct Server {
-    shared: Arc<Shared>,
+    shared: Arc<ServerState>,
     listener: Mutex<Option<Listener>>,
     addr: Addr,
     endpoint: Endpoint,
@@ -82,7 +82,7 @@ impl Server {
             Protocol::FastCgi => None,
         };
         Ok(Server {
-            shared: Shared::new(config),
+            shared: ServerState::new(config),
             listener: Mutex::new(Some(listener)),
             addr,
             endpoint: Endpoint { proto, tls },
@@ -258,19 +258,19 @@ impl Server {
 
 /// Serves `handler` on the listener `listen` gives, on `shared`'s state.
 pub(crate) fn serve_on(
-    shared: &Arc<Shared>,
+    shared: &Arc<ServerState>,
     handler: Arc<dyn Handler>,
     endpoint: &Endpoint,
     listen: impl FnOnce() -> Result<Listener, Error>,
 ) -> Result<(), Error> {
     let accept_waker = Arc::new(Waker::new()?);
-    let parker_waker = Arc::new(Waker::new()?);
+    let timer_waker = Arc::new(Waker::new()?);
     let worker_wakers = (0..shared.config.workers)
         .map(|_| Waker::new().map(Arc::new))
         .collect::<io::Result<Vec<_>>>()?;
     let mut wakers = worker_wakers.clone();
     wakers.push(accept_waker.clone());
-    wakers.push(parker_waker.clone());
+    wakers.push(timer_waker.clone());
     let closed = match shared.begin_serving(wakers)? {
         Some(closed) => closed,
         None => return Ok(()),
@@ -285,14 +285,14 @@ pub(crate) fn serve_on(
     let listener = Arc::new(listener);
     shared.set_listener(Some(listener.clone()));
     let (queue, queue_rx) = crossbeam_channel::bounded(shared.config.queue_depth);
-    let idle = match IdleSet::new(parker_waker.clone(), shared.config.workers) {
+    let idle = match IdleSet::new(timer_waker.clone(), shared.config.workers) {
         Ok(i) => Arc::new(i),
         Err(e) => {
             shared.finish();
             return Err(Error::Io(e));
         }
     };
-    let (parker, parker_loop) = parker::new(shared, parker_waker, queue.clone(), idle.clone());
+    let (timer, timer_loop) = timer::new(shared, timer_waker, queue.clone(), idle.clone());
     let pool = match Pool::start(
         shared,
         handler,
@@ -302,12 +302,12 @@ pub(crate) fn serve_on(
     ) {
         Ok(p) => p,
         Err(e) => {
-            drop(parker_loop);
+            drop(timer_loop);
             shared.finish();
             return Err(Error::Io(e));
         }
     };
-    let parker_thread = match parker_loop.start() {
+    let timer_thread = match timer_loop.start() {
         Ok(t) => t,
         Err(e) => {
             pool.stop();
@@ -351,8 +351,8 @@ pub(crate) fn serve_on(
     shared.set_listener(None);
 
     let killed = shared.wait_drained();
-    parker.stop();
-    let _ = parker_thread.join();
+    timer.stop();
+    let _ = timer_thread.join();
     // Left parked only by a forced close (already counted and shut down).
     drop(idle.clear());
     // After a forced close a worker may still be inside a handler: it
@@ -370,7 +370,7 @@ pub(crate) fn serve_on(
 
 /// What the accept loop hands every connection.
 struct AcceptCtx<'a> {
-    shared: &'a Arc<Shared>,
+    shared: &'a Arc<ServerState>,
     endpoint: &'a Endpoint,
     pool: &'a Pool,
     closed: &'a Receiver<()>,
@@ -495,6 +495,6 @@ fn dispatch(ctx: &AcceptCtx<'_>, mut a: Accepted) {
     // request may be on the wire, and an unread request makes the close a
     // reset). It waits in the idle set by the drain rules: a request that
     // arrives within the grace is served by the next free worker, a silent
-    // connection is closed cleanly by the parker.
+    // connection is closed cleanly by the timer thread.
     pool.idle.park(conn);
 }

@@ -7,16 +7,16 @@
 use std::sync::Arc;
 
 use crate::conn::{Conn, Next};
-use crate::drain::Shared;
 use crate::handler::Handler;
 use crate::http1::buf::ReadBuf;
 use crate::net::Waker;
+use crate::state::ServerState;
 
 /// One request on a connection, whatever the protocol.
 pub(crate) type StepFn = fn(&mut StepContext, &mut Conn) -> Next;
 
 pub(crate) struct StepContext {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<ServerState>,
     pub(crate) handler: Arc<dyn Handler>,
     /// Rung when a drain starts, so that a worker waiting for the rest of
     /// a request head applies the drain's bound.
@@ -32,7 +32,11 @@ pub(crate) struct StepContext {
 }
 
 impl StepContext {
-    pub(crate) fn new(shared: Arc<Shared>, handler: Arc<dyn Handler>, waker: Arc<Waker>) -> Self {
+    pub(crate) fn new(
+        shared: Arc<ServerState>,
+        handler: Arc<dyn Handler>,
+        waker: Arc<Waker>,
+    ) -> Self {
         StepContext {
             shared,
             handler,

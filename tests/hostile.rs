@@ -906,7 +906,7 @@ fn ten_thousand_dropped_connections_leak_no_fd_or_thread() {
     // Slack. For the harness: none, as the baseline is taken inside a
     // process of its own after the warm-up, so libtest's threads and
     // descriptors are already counted in it. For the server: no thread (its
-    // pool, parker and accept thread all start with `serve`); for
+    // pool, timer and accept thread all start with `serve`); for
     // descriptors, a connection leaves the registry just before its worker
     // drops the socket, so a worker may still hold one when the stats say
     // 0: wait (bounded) for the count to come back, then allow nothing more.

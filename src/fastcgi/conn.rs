@@ -34,9 +34,9 @@ use super::record::{
 };
 use crate::conn::Conn;
 use crate::conn::InFlight;
-use crate::drain::Shared;
 use crate::http1::body::Body;
 use crate::http1::buf::{Fill, ReadBuf, INITIAL};
+use crate::state::ServerState;
 
 use crate::conn::Next;
 use crate::conn_info::ConnState;
@@ -106,7 +106,7 @@ fn answer_aside(
     Ok(())
 }
 
-fn capabilities(shared: &Shared) -> Capabilities {
+fn capabilities(shared: &ServerState) -> Capabilities {
     Capabilities {
         max_conns: shared.config.workers,
         max_reqs: shared.config.workers,

@@ -205,7 +205,7 @@
 //! No worker waits for a lingering connection: it waits in the idle set
 //! with the connections waiting for their next request (see
 //! [`timeouts`](super::timeouts)), and whichever worker is free reads what
-//! arrives; the parker looks at it a millisecond after the FIN (then,
+//! arrives; the timer thread looks at it a millisecond after the FIN (then,
 //! while the response is unacknowledged, backing off) and closes it once
 //! the risk is over: a few looks, not a poll.
 //!

@@ -35,7 +35,7 @@
 //! assert!(!c.allow_connect);
 //! ```
 //!
-//! # Workers, the idle set and the parker
+//! # Workers, the idle set and the timer thread
 //!
 //! The server runs a fixed pool of [`workers`](crate::Builder::workers)
 //! threads (default 128). A worker owns one connection at a time: it reads
@@ -57,7 +57,7 @@
 //! and a little memory each, not a thread, and `workers` bounds the number
 //! of **requests being served at once**, not the number of clients.
 //!
-//! The **parker** thread keeps the time: a parked connection whose idle
+//! The **timer** thread keeps the time: a parked connection whose idle
 //! timeout (or, in a drain, its grace) passes is closed by it, as is a
 //! closing connection whose linger is over (see
 //! [`howto_drain`](super::howto_drain)).

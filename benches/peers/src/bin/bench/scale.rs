@@ -8,7 +8,7 @@ use crate::table::{count, dur, mib, percent, ratio, Table};
 use crate::{progress, Ctx, Result, SETTLE, STOP_TIMEOUT};
 
 /// Threads courteous may have beyond its pool: the `serve` thread (accept
-/// loop), the parker, the signal thread, and a little room.
+/// loop), the timer thread, the signal thread, and a little room.
 const THREAD_SLACK: usize = 8;
 
 /// What /proc says of a server.

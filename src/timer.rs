@@ -1,16 +1,16 @@
-//! The parker: one thread that keeps the time of every connection no
+//! The timer thread: one thread that keeps the time of every connection no
 //! worker holds, and watches the crew of workers.
 //!
 //! Connections wait in the [idle set](crate::idle) for their next request,
 //! or linger there after our FIN. When a waiting one's timeout (or, in a
-//! drain, its grace) passes, the parker takes it out and closes it
+//! drain, its grace) passes, the timer thread takes it out and closes it
 //! cleanly, or, if its request arrived just then, queues it for a worker;
 //! a lingering one whose linger is over is closed. While workers are out
 //! serving it ticks, and calls one in from the bench when every worker in
 //! circulation is held up.
 //!
 //! ```text
-//!   idle set ──deadline──► parker ──request here──► queue (a worker)
+//!   idle set ──deadline──► timer ──request here──► queue (a worker)
 //!                            │ silent
 //!                            ▼
 //!                          close: FIN, linger in the idle set
@@ -26,50 +26,50 @@ use crossbeam_channel::Sender;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
 use crate::conn::Conn;
-use crate::drain::Shared;
 use crate::idle::{IdleSet, TICK};
 use crate::net::Waker;
+use crate::state::ServerState;
 
-/// How the server stops the parker.
-pub(crate) struct ParkerHandle {
+/// How the server stops the timer thread.
+pub(crate) struct TimerHandle {
     stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
 }
 
-impl ParkerHandle {
+impl TimerHandle {
     pub(crate) fn stop(&self) {
         self.stop.store(true, SeqCst);
         self.waker.wake();
     }
 }
 
-pub(crate) struct Parker {
+pub(crate) struct TimerThread {
     stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
     /// The workers' queue.
     ready: Sender<Conn>,
     /// Connections whose request arrived while the queue was full: sent
-    /// again on the next turn (the parker never blocks on the queue).
+    /// again on the next turn (the timer thread never blocks on the queue).
     pending: std::collections::VecDeque<Conn>,
     idle: Arc<IdleSet>,
-    shared: Arc<Shared>,
+    shared: Arc<ServerState>,
 }
 
-/// Creates the parker, which sends connections back to the workers on
+/// Creates the timer thread, which sends connections back to the workers on
 /// `ready`, and its handle.
 pub(crate) fn new(
-    shared: &Arc<Shared>,
+    shared: &Arc<ServerState>,
     waker: Arc<Waker>,
     ready: Sender<Conn>,
     idle: Arc<IdleSet>,
-) -> (ParkerHandle, Parker) {
+) -> (TimerHandle, TimerThread) {
     let stop = Arc::new(AtomicBool::new(false));
     (
-        ParkerHandle {
+        TimerHandle {
             stop: stop.clone(),
             waker: waker.clone(),
         },
-        Parker {
+        TimerThread {
             stop,
             waker,
             ready,
@@ -80,10 +80,10 @@ pub(crate) fn new(
     )
 }
 
-impl Parker {
+impl TimerThread {
     pub(crate) fn start(self) -> io::Result<JoinHandle<()>> {
         thread::Builder::new()
-            .name("courteous-parker".into())
+            .name("courteous-timer".into())
             .spawn(move || self.run())
     }
 
@@ -158,7 +158,7 @@ impl Parker {
             let mut fds = [PollFd::new(&*self.waker, PollFlags::IN)];
             match poll(&mut fds, timeout.as_ref()) {
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                Err(e) => log::error!("courteous: parker poll failed: {e}"),
+                Err(e) => log::error!("courteous: timer poll failed: {e}"),
             }
             if !fds[0].revents().is_empty() {
                 self.waker.drain();

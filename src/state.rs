@@ -1,16 +1,16 @@
-//! The wait group and the drain: one `parking_lot` Mutex + Condvar holding
-//! the server's phase, the in-flight count, tracked routines and the
-//! connection registry. Every change that can end a drain notifies the
+//! The server's state: what every thread of one server shares, under one
+//! `parking_lot` Mutex + Condvar. It holds the [phase](crate::phase) (the
+//! drain's state machine), the wait group (requests in flight and tracked
+//! routines), the connection [registry](crate::registry) and the
+//! listener; the lock-free `draining`/`closing` flags mirror the phase for
+//! the serving path. Every change that can end a drain notifies the
 //! condvar, so `serve` wakes the moment the last request finishes: no
 //! polling interval anywhere.
 //!
-//! ```text
-//!            serve()                close()                 count == 0 and
-//!   Ready ───────────► Serving ───────────────► Draining ─── no connection ──► Ready
-//!     │                                            │          (or deadline:
-//!     └── close() first: the next serve() ◄────────┘           force-close)
-//!         returns at once
-//! ```
+//! Below it are plain values and the transport; above it, the connection
+//! state machine ([`conn`](crate::conn), the only caller of its
+//! connection bookkeeping), the scheduling (pool, idle set, timer) and
+//! the public `Server` and `Handle`.
 
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -50,7 +50,7 @@ pub(crate) struct State {
     /// The thread running the accept loop.
     pub(crate) serve_thread: Option<std::thread::ThreadId>,
     /// What to wake when a drain starts: the accept loop, workers (reading a
-    /// head), the parker.
+    /// head), the timer thread.
     pub(crate) wakers: Vec<Arc<Waker>>,
     /// Dropped when a drain starts: wakes an accept loop blocked on a full
     /// queue.
@@ -80,8 +80,8 @@ impl State {
     }
 }
 
-/// What every thread of a server shares.
-pub(crate) struct Shared {
+/// What every thread of one server shares (see the module docs).
+pub(crate) struct ServerState {
     pub(crate) config: Config,
     state: Mutex<State>,
     cond: Condvar,
@@ -91,7 +91,7 @@ pub(crate) struct Shared {
     /// returns.
     closing: AtomicBool,
     /// A weak handle on ourselves, for threads that must not keep us alive.
-    self_ref: Mutex<std::sync::Weak<Shared>>,
+    self_ref: Mutex<std::sync::Weak<ServerState>>,
     /// What this server does on which signal (one signal thread at most).
     pub(crate) signals: Arc<Mutex<crate::signals::Table>>,
 }
@@ -101,9 +101,9 @@ static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
 /// How long `close` waits for the accept loop to close the listener.
 const LISTENER_CLOSE_BOUND: std::time::Duration = std::time::Duration::from_secs(1);
 
-impl Shared {
-    pub(crate) fn new(config: Config) -> Arc<Shared> {
-        let shared = Arc::new(Shared {
+impl ServerState {
+    pub(crate) fn new(config: Config) -> Arc<ServerState> {
+        let shared = Arc::new(ServerState {
             config,
             state: Mutex::new(State {
                 phase: Phase::default(),
@@ -643,7 +643,7 @@ struct Followup {
 }
 
 /// Finishes a routine that could not be handed to its thread.
-struct RoutineDone<'a>(&'a Shared);
+struct RoutineDone<'a>(&'a ServerState);
 
 impl Drop for RoutineDone<'_> {
     fn drop(&mut self) {

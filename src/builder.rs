@@ -3,6 +3,7 @@
 //! listener and hands it, with the plain-data configuration, to the
 //! server.
 
+use std::fmt;
 use std::net::{TcpListener, ToSocketAddrs};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
@@ -333,7 +334,10 @@ impl Builder {
     /// let result = courteous::Server::builder()
     ///     .tls_pem("/nonexistent/cert.pem", "/nonexistent/key.pem")
     ///     .bind("127.0.0.1:0");
-    /// assert!(matches!(result, Err(courteous::Error::Tls(msg)) if msg.contains("/nonexistent/cert.pem")));
+    /// assert!(matches!(
+    ///     result,
+    ///     Err(courteous::Error::Tls(courteous::TlsError::Pem { what, .. })) if what == "/nonexistent/cert.pem"
+    /// ));
     /// ```
     pub fn tls_pem(mut self, cert: impl Into<Pem>, key: impl Into<Pem>) -> Self {
         self.config.tls = Some(TlsSetup::Pem {
@@ -632,7 +636,7 @@ impl Builder {
     /// assert!(matches!(again, Err(courteous::Error::Bind { .. })));
     /// # Ok::<(), courteous::Error>(())
     /// ```
-    pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
+    pub fn bind(self, addr: impl ToSocketAddrs + fmt::Debug) -> Result<Server, Error> {
         let listener = crate::net::bind_any(addr, self.config.backlog)?;
         Server::new(self.config, Listener::owned_tcp(listener), Protocol::Http1)
     }
@@ -744,7 +748,7 @@ impl Builder {
     /// # let _ = port;
     /// # Ok::<(), courteous::Error>(())
     /// ```
-    pub fn bind_fastcgi_tcp(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
+    pub fn bind_fastcgi_tcp(self, addr: impl ToSocketAddrs + fmt::Debug) -> Result<Server, Error> {
         self.fastcgi(true).bind(addr)
     }
 
@@ -786,7 +790,7 @@ impl Builder {
     /// assert!(server.local_addr().is_some());
     /// # Ok::<(), courteous::Error>(())
     /// ```
-    pub fn bind_or_activate(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
+    pub fn bind_or_activate(self, addr: impl ToSocketAddrs + fmt::Debug) -> Result<Server, Error> {
         if std::env::var_os("LISTEN_FDS").is_some() {
             self.from_systemd()
         } else {
@@ -887,7 +891,7 @@ impl Server {
     /// assert_ne!(addr.port(), 0, "the port the system chose");
     /// # Ok::<(), courteous::Error>(())
     /// ```
-    pub fn bind(addr: impl ToSocketAddrs) -> Result<Server, Error> {
+    pub fn bind(addr: impl ToSocketAddrs + fmt::Debug) -> Result<Server, Error> {
         Builder::new().bind(addr)
     }
 

@@ -8,6 +8,7 @@
 //! # Ok::<(), courteous::Error>(())
 //! ```
 
+use std::fmt;
 use std::net::{TcpListener, ToSocketAddrs};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -129,7 +130,7 @@ pub fn listen_and_serve(addr: impl ToString, handler: impl Handler) -> Result<()
 /// assert!(matches!(result, Err(courteous::Error::Tls(_))));
 /// ```
 pub fn listen_and_serve_tls(
-    addr: impl ToSocketAddrs,
+    addr: impl ToSocketAddrs + fmt::Debug,
     cert: impl AsRef<Path>,
     key: impl AsRef<Path>,
     handler: impl Handler,

@@ -99,7 +99,7 @@ pub use addr::{Addr, PeerCred};
 pub use builder::Builder;
 pub use config::Config;
 pub use conn_info::{ConnInfo, ConnState};
-pub use error::Error;
+pub use error::{Error, RestartError, TlsError};
 pub use global::{
     close, close_on_interrupt, handle, listen_and_serve, listen_and_serve_tls, serve,
     signal_received,

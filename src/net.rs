@@ -422,11 +422,18 @@ pub(crate) fn bind_tcp(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener
 
 /// Binds the first of `addr`'s addresses that binds.
 pub(crate) fn bind_any(
-    addr: impl std::net::ToSocketAddrs,
+    addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
     backlog: i32,
 ) -> Result<TcpListener, crate::Error> {
     let mut last = None;
-    for a in addr.to_socket_addrs().map_err(crate::Error::Io)? {
+    // A name that does not parse or resolve fails here: named as given.
+    let addrs = addr
+        .to_socket_addrs()
+        .map_err(|source| crate::Error::Bind {
+            addr: addr_text(&addr),
+            source,
+        })?;
+    for a in addrs {
         match bind_tcp(a, backlog) {
             Ok(l) => return Ok(l),
             Err(e) => last = Some((a.to_string(), e)),
@@ -434,11 +441,21 @@ pub(crate) fn bind_any(
     }
     let (addr, source) = last.unwrap_or_else(|| {
         (
-            String::new(),
+            addr_text(&addr),
             io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"),
         )
     });
     Err(crate::Error::Bind { addr, source })
+}
+
+/// An address as the caller gave it: its `Debug` text, without the quotes
+/// a string's has.
+fn addr_text(addr: &impl std::fmt::Debug) -> String {
+    let text = format!("{addr:?}");
+    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) => inner.to_owned(),
+        None => text,
+    }
 }
 
 /// A self-pipe: `wake` makes a [`wait_readable`] that includes it return

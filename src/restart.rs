@@ -61,7 +61,7 @@ use std::time::{Duration, Instant};
 
 use command_fds::{CommandFdExt, FdMapping};
 
-use crate::error::Error;
+use crate::error::{Error, RestartError};
 use crate::state::ServerState;
 
 /// Carries the supervisor's `NOTIFY_SOCKET` (empty: none) down a chain of
@@ -75,13 +75,12 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// is ready, then drains this server ([`Handle::restart`](crate::Handle::restart)
 /// and the restart signal).
 pub(crate) fn restart_shared(shared: &Arc<ServerState>) -> Result<u32, Error> {
-    let listener = shared.listener().ok_or_else(|| {
-        Error::Io(io::Error::new(
-            io::ErrorKind::NotConnected,
-            "the server is not listening",
-        ))
-    })?;
-    let fd = listener.try_clone_fd()?;
+    let start = |e| Error::Restart(RestartError::Start(e));
+    let listener = shared
+        .listener()
+        .filter(|_| !shared.is_closing())
+        .ok_or(Error::Restart(RestartError::NotListening))?;
+    let fd = listener.try_clone_fd().map_err(start)?;
     drop(listener);
 
     // The supervisor's own notify socket (systemd), passed down the chain
@@ -91,8 +90,8 @@ pub(crate) fn restart_shared(shared: &Arc<ServerState>) -> Result<u32, Error> {
         Some(s) => s,
         None => std::env::var_os("NOTIFY_SOCKET").unwrap_or_default(),
     };
-    let notify = NotifySocket::bind()?;
-    let exe = std::env::current_exe()?;
+    let notify = NotifySocket::bind().map_err(start)?;
+    let exe = std::env::current_exe().map_err(start)?;
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let mut cmd = Command::new(&exe);
     cmd.args(&args)
@@ -105,28 +104,23 @@ pub(crate) fn restart_shared(shared: &Arc<ServerState>) -> Result<u32, Error> {
         parent_fd: fd,
         child_fd: 3,
     }])
-    .map_err(|_| Error::Io(io::Error::other("descriptor mapping collision")))?;
-    let mut child = cmd.spawn()?;
+    .map_err(|_| start(io::Error::other("descriptor mapping collision")))?;
+    let mut child = cmd.spawn().map_err(start)?;
     let pid = child.id();
     log::info!("courteous: restart: started {} as pid {pid}", exe.display());
 
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
-        if notify.ready(Duration::from_millis(100))? {
+        if notify.ready(Duration::from_millis(100)).map_err(start)? {
             break;
         }
-        if let Some(status) = child.try_wait()? {
-            return Err(Error::Io(io::Error::other(format!(
-                "the new process exited before it was ready: {status}"
-            ))));
+        if let Some(status) = child.try_wait().map_err(start)? {
+            return Err(Error::Restart(RestartError::ExitedBeforeReady(status)));
         }
         if Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(Error::Io(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the new process did not become ready in time",
-            )));
+            return Err(Error::Restart(RestartError::NotReadyInTime));
         }
     }
     // A supervisor of ours (systemd) learns who the main process is now.

@@ -202,8 +202,8 @@ impl Server {
     /// the last one is done (or, past the shutdown timeout, once what is
     /// left is force-closed).
     ///
-    /// Fails with [`Error::NotReady`] while the server is already serving or
-    /// draining. After it returns the same server can serve again: it binds
+    /// Fails with [`Error::AlreadyServing`] while the server is already
+    /// serving, and [`Error::StillDraining`] while it drains. After it returns the same server can serve again: it binds
     /// its address anew. A [`Handle::close`] that came before `serve` makes
     /// it return at once.
     ///

@@ -172,8 +172,8 @@ impl ServerState {
     ) -> Result<Option<crossbeam_channel::Receiver<()>>, crate::Error> {
         let mut st = self.state.lock();
         match st.phase.begin_serving() {
-            Err(NotReady::Serving) => Err(crate::Error::NotReady { quitting: false }),
-            Err(NotReady::Draining) => Err(crate::Error::NotReady { quitting: true }),
+            Err(NotReady::Serving) => Err(crate::Error::AlreadyServing),
+            Err(NotReady::Draining) => Err(crate::Error::StillDraining),
             Ok(Begin::ClosedFirst) => Ok(None),
             Ok(Begin::Serve) => {
                 let (tx, rx) = crossbeam_channel::bounded(0);

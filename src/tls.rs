@@ -16,7 +16,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 
-use crate::error::Error;
+use crate::error::{Error, TlsError};
 
 /// Where PEM text comes from: a file, or bytes in memory. What
 /// [`Builder::tls_pem`](crate::Builder::tls_pem) takes: paths (`&str`,
@@ -87,8 +87,11 @@ impl Pem {
     }
 }
 
-fn tls_error(what: &Pem, why: impl std::fmt::Display) -> Error {
-    Error::Tls(format!("{}: {why}", what.describe()))
+fn pem_error(what: &Pem, source: rustls::pki_types::pem::Error) -> Error {
+    Error::Tls(TlsError::Pem {
+        what: what.describe(),
+        source,
+    })
 }
 
 /// The crypto provider every config of ours is built with.
@@ -101,25 +104,33 @@ pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 pub(crate) fn config_from_pem(cert: &Pem, key: &Pem) -> Result<Arc<ServerConfig>, Error> {
     let certs: Vec<CertificateDer<'static>> = match cert {
         Pem::File(p) => CertificateDer::pem_file_iter(p)
-            .map_err(|e| tls_error(cert, e))?
+            .map_err(|e| pem_error(cert, e))?
             .collect::<Result<_, _>>(),
         Pem::Bytes(b) => CertificateDer::pem_slice_iter(b).collect::<Result<_, _>>(),
     }
-    .map_err(|e| tls_error(cert, e))?;
+    .map_err(|e| pem_error(cert, e))?;
     if certs.is_empty() {
-        return Err(tls_error(cert, "no certificate found"));
+        return Err(Error::Tls(TlsError::NoCertificate {
+            what: cert.describe(),
+        }));
     }
     let key_der = match key {
         Pem::File(p) => PrivateKeyDer::from_pem_file(p),
         Pem::Bytes(b) => PrivateKeyDer::from_pem_slice(b),
     }
-    .map_err(|e| tls_error(key, e))?;
+    .map_err(|e| pem_error(key, e))?;
+    let refused = |source| {
+        Error::Tls(TlsError::Rustls {
+            what: key.describe(),
+            source,
+        })
+    };
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(e.to_string()))?
+        .map_err(refused)?
         .with_no_client_auth()
         .with_single_cert(certs, key_der)
-        .map_err(|e| tls_error(key, e))?;
+        .map_err(refused)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -276,7 +276,7 @@ fn serve_while_serving_or_draining_is_not_ready() {
     await_stats(&handle, "serving", |s| s.serving);
 
     match server.serve(hello) {
-        Err(Error::NotReady { quitting: false }) => {}
+        Err(Error::AlreadyServing) => {}
         other => panic!("a second serve while serving: {other:?}"),
     }
     // The failed call changed nothing: the first serve still serves.
@@ -286,7 +286,7 @@ fn serve_while_serving_or_draining_is_not_ready() {
     assert!(handle.close());
     await_stats(&handle, "the drain", |s| s.draining);
     match server.serve(hello) {
-        Err(Error::NotReady { quitting: true }) => {}
+        Err(Error::StillDraining) => {}
         other => panic!("a serve while draining: {other:?}"),
     }
     assert!(

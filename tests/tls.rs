@@ -261,17 +261,36 @@ fn bad_certificate_or_key_is_a_clear_error_at_bind() {
         .tls_pem(certs.dir.join("nope.pem"), certs.key())
         .bind("127.0.0.1:0");
     match missing {
-        Err(Error::Tls(msg)) => assert!(msg.contains("nope.pem"), "{msg}"),
+        Err(Error::Tls(courteous::TlsError::Pem { what, source })) => {
+            assert!(what.ends_with("nope.pem"), "{what}");
+            assert!(
+                matches!(source, rustls::pki_types::pem::Error::Io(_)),
+                "{source:?}"
+            );
+        }
         other => panic!("expected Error::Tls, got {other:?}"),
     }
     let garbage = Server::builder()
         .tls_pem(certs.cert(), b"not a key".as_slice())
         .bind("127.0.0.1:0");
-    assert!(matches!(garbage, Err(Error::Tls(_))), "{garbage:?}");
+    assert!(
+        matches!(garbage, Err(Error::Tls(courteous::TlsError::Pem { .. }))),
+        "{garbage:?}"
+    );
     let swapped = Server::builder()
         .tls_pem(certs.key(), certs.cert())
         .bind("127.0.0.1:0");
-    assert!(matches!(swapped, Err(Error::Tls(_))), "{swapped:?}");
+    // Each error is said once: the display names the step, the source
+    // chain gives the cause.
+    let err = swapped.expect_err("a certificate where the key goes");
+    let chain: Vec<String> =
+        std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+            .map(|e| e.to_string())
+            .collect();
+    assert_eq!(chain[0], "TLS setup failed");
+    for pair in chain.windows(2) {
+        assert!(!pair[0].contains(&pair[1]), "said twice: {chain:?}");
+    }
 }
 
 #[test]

@@ -61,7 +61,7 @@
 //! | `ConnState` | [`Builder::on_state`](crate::Builder::on_state) | |
 //! | `ShutdownInitiated func()` | [`Builder::on_shutdown`](crate::Builder::on_shutdown) | runs on its own thread; serve waits for it |
 //! | `BeforeShutdown func() bool` | [`Builder::before_shutdown`](crate::Builder::before_shutdown) | `false` vetoes the close, signals included |
-//! | `NotReadyError{quitting}` | [`Error::NotReady { quitting }`](crate::Error::NotReady) | `quitting: false`: already serving; `true`: still draining |
+//! | `NotReadyError{quitting}` | [`Error::AlreadyServing`](crate::Error::AlreadyServing), [`Error::StillDraining`](crate::Error::StillDraining) | `quitting: false` and `true`, as two variants |
 //! | `TCPKeepAlive` | [`Builder::tcp_keepalive`](crate::Builder::tcp_keepalive) | |
 //! | `LogFunc` | the [`log`](https://docs.rs/log) facade | install any logger (`env_logger`, `syslog`, ...) |
 //! | `NoSignalHandling` | the default | signals only with [`Handle::close_on_signals`](crate::Handle::close_on_signals) |

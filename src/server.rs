@@ -282,6 +282,12 @@ pub(crate) fn serve_on(
             return Err(e);
         }
     };
+    // The per-connection options go on the listener before anyone is told
+    // it listens: connections the kernel completes from now on inherit
+    // them (Linux). Those it completed before (queued since the bind, or
+    // before the socket was handed to us) did not: the accept loop tunes
+    // each connection itself until the queue was first seen empty.
+    let inherits_options = listener.tune(&shared.config);
     let listener = Arc::new(listener);
     shared.set_listener(Some(listener.clone()));
     let (queue, queue_rx) = crossbeam_channel::bounded(shared.config.queue_depth);
@@ -331,7 +337,8 @@ pub(crate) fn serve_on(
         endpoint,
         pool: &pool,
         closed: &closed,
-        inherits_options: listener.tune(&shared.config),
+        inherits_options,
+        queued_before_tune: std::cell::Cell::new(true),
         fixed_local: listener.fixed_local(),
     };
     // Ready: tell the program, then the supervisor. In that order: on a
@@ -376,6 +383,9 @@ struct AcceptCtx<'a> {
     closed: &'a Receiver<()>,
     /// Accepted sockets inherit the listener's options (Linux).
     inherits_options: bool,
+    /// Connections still come from the queue the kernel filled before the
+    /// listener was tuned: until the accept loop first finds it empty.
+    queued_before_tune: std::cell::Cell<bool>,
     /// Every accepted connection's local address, when the listener's
     /// address says it.
     fixed_local: Option<SocketAddr>,
@@ -399,6 +409,8 @@ fn accept_loop(ctx: &AcceptCtx<'_>, listener: &Listener, waker: &Waker) {
             }
             Err(e) => match e.kind() {
                 io::ErrorKind::WouldBlock => {
+                    // Every connection completed before the tune is taken.
+                    ctx.queued_before_tune.set(false);
                     // During a drain delay, wake at its end.
                     let _ = wait_readable(listener, Some(waker), ctx.shared.delay_until());
                 }
@@ -446,15 +458,16 @@ fn accept_loop(ctx: &AcceptCtx<'_>, listener: &Listener, waker: &Waker) {
 fn dispatch(ctx: &AcceptCtx<'_>, mut a: Accepted) {
     let shared = ctx.shared;
     let cfg = &shared.config;
+    let tune = !ctx.inherits_options || ctx.queued_before_tune.get();
     if let Stream::Tcp(s) = &a.stream {
-        if !ctx.inherits_options {
+        if tune {
             if let Err(e) = net::tune_tcp(s, cfg) {
                 log::debug!("courteous: socket options: {e}");
             }
         }
         a.local = ctx.fixed_local.or_else(|| s.local_addr().ok());
     }
-    if !ctx.inherits_options {
+    if tune {
         if let Err(e) = a.stream.set_write_timeout(Some(cfg.write_timeout)) {
             log::debug!("courteous: write timeout: {e}");
         }

@@ -418,3 +418,41 @@ fn a_hijacked_connection_that_ignores_the_drain_is_killed_at_the_deadline() {
     held.open();
     wait_until(&handle, |s| s.in_flight == 0 && s.connections == 0, T).expect("the handler ended");
 }
+
+// ----- options reach every connection ------------------------------------------------
+
+/// A body that never ends, for a client that never reads.
+struct Endless;
+
+impl Read for Endless {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        buf.fill(b'x');
+        Ok(buf.len())
+    }
+}
+
+/// A connection the kernel completed before `serve` tuned the listener
+/// (queued since the bind) did not inherit the per-connection options:
+/// without its write timeout a client that stops reading held a worker
+/// for good. The accept loop tunes such connections itself.
+#[test]
+fn a_connection_queued_before_serve_gets_the_write_timeout_too() {
+    let server = Server::builder()
+        .workers(1)
+        .write_timeout(Duration::from_millis(200))
+        .bind("127.0.0.1:0")
+        .expect("bind");
+    let addr = server.local_addr().expect("TCP");
+    // Connected (and queued by the kernel) before serve begins.
+    let mut stalled = RawClient::connect(addr).expect("connect");
+    stalled
+        .send(b"GET /endless HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    let server = TestServer::serve(server, |_: &mut Request| Response::reader(Endless));
+    let handle = server.handle();
+    wait_until(&handle, |s| s.accepted == 1, T).expect("accepted");
+    wait_until(&handle, |s| s.in_flight == 0 && s.connections == 0, T)
+        .expect("the write timeout freed the worker");
+    drop(stalled);
+    server.stop().expect("serve returned");
+}

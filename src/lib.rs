@@ -70,6 +70,7 @@ mod http1;
 mod idle;
 mod io;
 pub mod manual;
+mod metrics;
 mod net;
 mod parker;
 mod phase;
@@ -78,11 +79,15 @@ mod registry;
 mod request;
 mod response;
 pub mod restart;
+mod router;
 mod server;
 mod signals;
+mod stream;
 mod systemd;
 mod tcp_info;
-#[cfg(feature = "testing")]
+// Documented in every build of the docs (the manual links to it); usable
+// with the feature.
+#[cfg(any(feature = "testing", doc))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod tls;
@@ -101,8 +106,10 @@ pub use net::{Addr, PeerCred};
 pub use registry::{ConnInfo, ConnState};
 pub use request::Request;
 pub use response::Response;
+pub use router::Router;
 pub use server::Server;
 pub use signals::{DEFAULT_SIGNALS, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+pub use stream::BodyWriter;
 pub use tls::Pem;
 
 pub use http;

@@ -69,6 +69,8 @@ mod hijack;
 mod http1;
 mod idle;
 mod io;
+#[cfg(feature = "json")]
+mod json;
 pub mod manual;
 mod metrics;
 mod net;
@@ -102,6 +104,9 @@ pub use handle::{Handle, Routine, Stats};
 pub use handler::Handler;
 pub use hijack::{Hijacked, HijackedStream};
 pub use http1::body::Body;
+#[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
+pub use json::JsonError;
 pub use net::{Addr, PeerCred};
 pub use registry::{ConnInfo, ConnState};
 pub use request::Request;

@@ -108,7 +108,12 @@ fn is_json(value: &HeaderValue) -> bool {
     let Ok(v) = value.to_str() else {
         return false;
     };
-    let media = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media = v
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     media == "application/json"
         || media
             .strip_prefix("application/")
@@ -144,10 +149,19 @@ impl Request<'_> {
         if let Err(e) = self.body_mut().read_to_end(&mut bytes) {
             return Err(if crate::http1::body::is_too_large(&e) {
                 JsonError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
-            } else if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) {
-                JsonError::new(StatusCode::REQUEST_TIMEOUT, "the body did not arrive in time")
+            } else if matches!(
+                e.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) {
+                JsonError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the body did not arrive in time",
+                )
             } else {
-                JsonError::new(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}"))
+                JsonError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("cannot read the body: {e}"),
+                )
             });
         }
         serde_json::from_slice(&bytes)
@@ -200,7 +214,12 @@ mod tests {
         ] {
             assert!(is_json(&HeaderValue::from_static(ok)), "{ok}");
         }
-        for bad in ["text/json", "application/jsonx", "text/plain", "application/+jsonx"] {
+        for bad in [
+            "text/json",
+            "application/jsonx",
+            "text/plain",
+            "application/+jsonx",
+        ] {
             assert!(!is_json(&HeaderValue::from_static(bad)), "{bad}");
         }
     }

@@ -87,6 +87,9 @@ mod signals;
 mod stream;
 mod systemd;
 mod tcp_info;
+#[cfg(feature = "websocket")]
+#[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+pub mod websocket;
 // Documented in every build of the docs (the manual links to it); usable
 // with the feature.
 #[cfg(any(feature = "testing", doc))]

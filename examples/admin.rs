@@ -30,7 +30,7 @@ use std::time::Duration;
 use courteous::http::header::{CONTENT_TYPE, LOCATION};
 use courteous::http::StatusCode;
 use courteous::websocket::{self, WebSocket};
-use courteous::{BodyWriter, Request, Response, Router, Server, SIGINT, SIGTERM};
+use courteous::{BodyWriter, JsonError, Request, Response, Router, Server, SIGINT, SIGTERM};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
@@ -81,7 +81,7 @@ fn app(server: &Server) -> Router {
         .route("GET /healthz", |_: &mut Request| "ok\n")
         .route(
             "POST /jobs",
-            move |req: &mut Request| -> Result<Response, Response> {
+            move |req: &mut Request| -> Result<Response, JsonError> {
                 let new: NewJob = req.json()?;
                 let id = create.next.fetch_add(1, Ordering::Relaxed) + 1;
                 let job = Job { id, name: new.name };

@@ -14,7 +14,7 @@ use crate::response::Response;
 
 /// Why [`Request::json`] could not give a value: each is an HTTP answer.
 /// It converts into that [`Response`] (its reason, as text), so a handler
-/// returning `Result<Response, Response>` can use `?` on it.
+/// returning `Result<Response, JsonError>` can use `?` on it.
 ///
 /// | status | when |
 /// |---|---|
@@ -28,12 +28,12 @@ use crate::response::Response;
 /// ```
 /// use std::time::Duration;
 /// use courteous::testing::{RawClient, TestServer};
-/// use courteous::{Request, Response, Server};
+/// use courteous::{JsonError, Request, Response, Server};
 ///
 /// #[derive(serde::Deserialize)]
 /// struct Job { name: String }
 ///
-/// let server = TestServer::start(Server::builder(), |req: &mut Request| -> Result<Response, Response> {
+/// let server = TestServer::start(Server::builder(), |req: &mut Request| -> Result<Response, JsonError> {
 ///     let job: Job = req.json()?;
 ///     Ok(Response::text(format!("queued {}\n", job.name)))
 /// });

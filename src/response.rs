@@ -390,9 +390,11 @@ impl From<Vec<u8>> for Response {
 }
 
 impl<T: Into<Response>, E: Into<Response>> From<Result<T, E>> for Response {
-    /// Either side: so a handler can return `Result<Response, Response>`
-    /// and use `?` on anything that converts to a `Response` (a `StatusCode`,
-    /// or with the `json` feature a `JsonError`).
+    /// Either side: so a handler can return `Result<Response, E>` for an
+    /// error type `E` that converts to a `Response` (a `StatusCode`, or with
+    /// the `json` feature a `JsonError`) and use `?` on it. (A small `E`:
+    /// `Result<Response, Response>` works too, but clippy's
+    /// `result_large_err` objects to it.)
     ///
     /// ```
     /// use courteous::{Request, Response};

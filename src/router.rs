@@ -303,7 +303,7 @@ impl Resource {
     fn update_allow(&mut self) {
         let mut methods: Vec<&Method> =
             self.routes.iter().filter_map(|(m, _)| m.as_ref()).collect();
-        let has = |methods: &[&Method], m: &Method| methods.iter().any(|x| *x == m);
+        let has = |methods: &[&Method], m: &Method| methods.contains(&m);
         if has(&methods, &Method::GET) && !has(&methods, &Method::HEAD) {
             methods.push(&Method::HEAD);
         }

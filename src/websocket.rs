@@ -139,7 +139,7 @@ where
 {
     let key = match check_handshake(req.method(), req.version(), req.headers()) {
         Ok(key) => key,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     if req.draining() {
         return Response::plain(StatusCode::SERVICE_UNAVAILABLE, "the server is draining\n");
@@ -187,14 +187,14 @@ fn check_handshake(
     method: &Method,
     version: Version,
     headers: &HeaderMap,
-) -> Result<String, Response> {
+) -> Result<String, Box<Response>> {
     let has_token = |name: HeaderName, token: &str| {
         headers.get_all(name).iter().any(|v| {
             v.to_str()
                 .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
         })
     };
-    let bad = |why: &'static str| Response::plain(StatusCode::BAD_REQUEST, why);
+    let bad = |why: &'static str| Box::new(Response::plain(StatusCode::BAD_REQUEST, why));
     if method != Method::GET {
         return Err(bad("a WebSocket handshake is a GET\n"));
     }
@@ -202,22 +202,26 @@ fn check_handshake(
         return Err(bad("a WebSocket handshake needs HTTP/1.1\n"));
     }
     if !has_token(UPGRADE, "websocket") || !has_token(CONNECTION, "upgrade") {
-        return Err(Response::plain(
-            StatusCode::UPGRADE_REQUIRED,
-            "this resource speaks WebSocket only\n",
-        )
-        .with_header(UPGRADE, "websocket")
-        .with_header(CONNECTION, "Upgrade"));
+        return Err(Box::new(
+            Response::plain(
+                StatusCode::UPGRADE_REQUIRED,
+                "this resource speaks WebSocket only\n",
+            )
+            .with_header(UPGRADE, "websocket")
+            .with_header(CONNECTION, "Upgrade"),
+        ));
     }
     let version = headers
         .get("sec-websocket-version")
         .and_then(|v| v.to_str().ok());
     if version.map(str::trim) != Some("13") {
-        return Err(Response::plain(
-            StatusCode::UPGRADE_REQUIRED,
-            "unsupported Sec-WebSocket-Version: this server speaks 13\n",
-        )
-        .with_header("sec-websocket-version", "13"));
+        return Err(Box::new(
+            Response::plain(
+                StatusCode::UPGRADE_REQUIRED,
+                "unsupported Sec-WebSocket-Version: this server speaks 13\n",
+            )
+            .with_header("sec-websocket-version", "13"),
+        ));
     }
     // A base64 nonce of 16 bytes: 22 characters and "==".
     match headers

@@ -223,7 +223,7 @@ mod json {
     fn notes() -> Router {
         Router::new().route(
             "POST /notes",
-            |req: &mut Request| -> Result<Response, Response> {
+            |req: &mut Request| -> Result<Response, courteous::JsonError> {
                 let note: Note = req.json()?;
                 Ok(Response::json(&note).with_status(StatusCode::CREATED))
             },

@@ -25,7 +25,7 @@
 //!   that this one fixes.
 //!
 //! The drain-testing kit that the crate's own tests use is documented in
-//! the [`testing`](../testing/index.html) module (feature `testing`); the
+//! the [`testing`](crate::testing) module (feature `testing`); the
 //! examples in these chapters use it to show each rule at work.
 
 pub mod deploying;

@@ -109,7 +109,7 @@ impl Handler for Box<dyn Handler> {
 /// when configured, else the handler. A panicking handler gives a `500`;
 /// the flag says it panicked (the connection then closes).
 pub(crate) fn respond(
-    shared: &ServerState,
+    shared: &Arc<ServerState>,
     handler: &dyn Handler,
     req: &mut Request<'_>,
 ) -> (Response, bool) {
@@ -117,7 +117,14 @@ pub(crate) fn respond(
         return (resp, false);
     }
     match catch_unwind(AssertUnwindSafe(|| handler.handle(req))) {
-        Ok(resp) => (resp, false),
+        Ok(resp) if resp.invalid_header => (
+            Response::plain(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n"),
+            false,
+        ),
+        Ok(mut resp) => {
+            resp.attach_drain(shared);
+            (resp, false)
+        }
         Err(p) => {
             let msg = p
                 .downcast_ref::<&str>()

@@ -62,7 +62,6 @@ mod builder;
 mod config;
 mod conn;
 mod conn_info;
-
 mod error;
 mod fastcgi;
 mod global;
@@ -72,24 +71,33 @@ mod hijack;
 mod http1;
 mod idle;
 mod io;
+#[cfg(feature = "json")]
+mod json;
 pub mod manual;
+mod metrics;
 mod net;
-
 mod phase;
 mod pool;
 mod registry;
 mod request;
 mod response;
 pub mod restart;
+mod router;
 mod server;
 mod signals;
 mod slab;
 mod state;
 mod stats;
 mod step;
+mod stream;
 mod systemd;
 mod tcp_info;
-#[cfg(feature = "testing")]
+#[cfg(feature = "websocket")]
+#[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+pub mod websocket;
+// Documented in every build of the docs (the manual links to it); usable
+// with the feature.
+#[cfg(any(feature = "testing", doc))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod timer;
@@ -108,11 +116,16 @@ pub use handle::{Handle, Routine};
 pub use handler::Handler;
 pub use hijack::{Hijacked, HijackedStream};
 pub use http1::body::Body;
+#[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
+pub use json::JsonError;
 pub use request::Request;
 pub use response::Response;
+pub use router::Router;
 pub use server::Server;
 pub use signals::{DEFAULT_SIGNALS, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 pub use stats::Stats;
+pub use stream::BodyWriter;
 pub use tls::Pem;
 
 pub use http;

@@ -66,6 +66,13 @@ impl<'a> Request<'a> {
         self
     }
 
+    /// The server's shared state, for helpers that wait for the drain on
+    /// another thread (the WebSocket watcher).
+    #[cfg(feature = "websocket")]
+    pub(crate) fn shared(&self) -> &Arc<ServerState> {
+        self.shared
+    }
+
     /// The server address the client reached: the local end of a TCP
     /// connection, or for FastCGI the web server's `SERVER_ADDR`.
     ///

@@ -22,7 +22,7 @@ use http::{HeaderMap, StatusCode};
 /// let ok = Response::text("hello\n");
 /// let missing = Response::text("no such page\n").with_status(StatusCode::NOT_FOUND);
 /// let json = Response::bytes(br#"{"ok":true}"#.as_slice())
-///     .with_header(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+///     .with_header(http::header::CONTENT_TYPE, "application/json");
 /// assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 /// # let _ = (ok, json);
 /// ```
@@ -30,6 +30,9 @@ pub struct Response {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Payload,
+    /// A header value given to [`with_header`](Response::with_header) was
+    /// not valid: the server answers `500` instead of this response.
+    pub(crate) invalid_header: bool,
 }
 
 /// A response body, as the connection loop sends it.
@@ -39,6 +42,8 @@ pub(crate) enum Payload {
         reader: Box<dyn Read + Send>,
         len: Option<u64>,
     },
+    /// Written by the handler's closure, on the worker (`Response::stream`).
+    Writer(crate::stream::Writer),
 }
 
 impl Response {
@@ -62,6 +67,7 @@ impl Response {
             status,
             headers: HeaderMap::new(),
             body: Payload::Bytes(Cow::Borrowed(b"")),
+            invalid_header: false,
         }
     }
 
@@ -82,10 +88,12 @@ impl Response {
             Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
             Cow::Owned(s) => Cow::Owned(s.into_bytes()),
         };
-        Response::bytes(body).with_header(
+        let mut resp = Response::bytes(body);
+        resp.headers.insert(
             CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
-        )
+        );
+        resp
     }
 
     /// A `200 OK` with these bytes as its body (no `Content-Type` set).
@@ -106,6 +114,7 @@ impl Response {
             status: StatusCode::OK,
             headers: HeaderMap::new(),
             body: Payload::Bytes(body.into()),
+            invalid_header: false,
         }
     }
 
@@ -113,7 +122,11 @@ impl Response {
     /// chunked (close-delimited to HTTP/1.0 clients).
     ///
     /// The handler's worker writes the body as the reader yields it, so a
-    /// stream holds its worker until it ends.
+    /// stream holds its worker until it ends. The response head goes out
+    /// with the first bytes the reader yields (one write, not two): for a
+    /// stream whose first bytes may take a while, or that should end at a
+    /// drain, use [`stream`](Response::stream), which sends the head at
+    /// once and can wait for the drain.
     ///
     /// # Examples
     ///
@@ -142,6 +155,7 @@ impl Response {
                 reader: Box::new(reader),
                 len: None,
             },
+            invalid_header: false,
         }
     }
 
@@ -180,6 +194,7 @@ impl Response {
                 reader: Box::new(reader),
                 len: Some(len),
             },
+            invalid_header: false,
         }
     }
 
@@ -200,23 +215,58 @@ impl Response {
         self
     }
 
-    /// Adds a header (keeping earlier values of the same name).
+    /// Adds a header (keeping earlier values of the same name, but for
+    /// `Content-Type`, which a response has one of: it replaces the one a
+    /// constructor such as [`text`](Response::text) set). The value is
+    /// anything that converts to a [`HeaderValue`]: a `&str`, a `String`,
+    /// a number, a `HeaderValue`.
+    ///
+    /// A value that is not a valid header value (a CR or LF in it, say)
+    /// makes the server answer `500 Internal Server Error` instead of this
+    /// response, and log why: a response with a header left out could be
+    /// wrong in ways that matter (a cookie, a security policy), and one
+    /// with the header split would be an injection.
     ///
     /// # Examples
     ///
     /// ```
     /// use courteous::Response;
-    /// use http::{header::SET_COOKIE, HeaderValue};
+    /// use http::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
     ///
-    /// let resp = Response::text("hi\n")
-    ///     .with_header(SET_COOKIE, HeaderValue::from_static("a=1"))
-    ///     .with_header(SET_COOKIE, HeaderValue::from_static("b=2"))
-    ///     .with_header("x-request-id", HeaderValue::from_static("42"));
+    /// let id = 42;
+    /// let resp = Response::text("{}")
+    ///     .with_header(CONTENT_TYPE, "application/json")
+    ///     .with_header(LOCATION, format!("/jobs/{id}"))
+    ///     .with_header(SET_COOKIE, "a=1")
+    ///     .with_header(SET_COOKIE, "b=2")
+    ///     .with_header("x-request-id", id);
     /// assert_eq!(resp.headers().get_all(SET_COOKIE).iter().count(), 2);
+    /// assert_eq!(resp.headers()[LOCATION], "/jobs/42");
     /// ```
     #[must_use]
-    pub fn with_header(mut self, name: impl IntoHeaderName, value: HeaderValue) -> Response {
-        self.headers.append(name, value);
+    pub fn with_header<V>(mut self, name: impl IntoHeaderName, value: V) -> Response
+    where
+        V: TryInto<HeaderValue>,
+        V::Error: fmt::Display,
+    {
+        match value.try_into() {
+            Ok(value) => match self.headers.entry(name) {
+                // Replaced, not appended: a response has one type.
+                http::header::Entry::Occupied(mut e) if *e.key() == CONTENT_TYPE => {
+                    e.insert(value);
+                }
+                http::header::Entry::Occupied(mut e) => e.append(value),
+                http::header::Entry::Vacant(e) => {
+                    e.insert(value);
+                }
+            },
+            Err(e) => {
+                log::error!(
+                    "courteous: a handler set an invalid header value ({e}): answering 500"
+                );
+                self.invalid_header = true;
+            }
+        }
         self
     }
 
@@ -289,6 +339,7 @@ impl Response {
         match &self.body {
             Payload::Bytes(b) => Some(b.len() as u64),
             Payload::Reader { len, .. } => *len,
+            Payload::Writer(_) => None,
         }
     }
 
@@ -335,6 +386,36 @@ impl From<String> for Response {
 impl From<Vec<u8>> for Response {
     fn from(v: Vec<u8>) -> Self {
         Response::bytes(v)
+    }
+}
+
+impl<T: Into<Response>, E: Into<Response>> From<Result<T, E>> for Response {
+    /// Either side: so a handler can return `Result<Response, E>` for an
+    /// error type `E` that converts to a `Response` (a `StatusCode`, or with
+    /// the `json` feature a `JsonError`) and use `?` on it. (A small `E`:
+    /// `Result<Response, Response>` works too, but clippy's
+    /// `result_large_err` objects to it.)
+    ///
+    /// ```
+    /// use courteous::{Request, Response};
+    /// use http::StatusCode;
+    ///
+    /// fn job_id(req: &Request) -> Result<u64, StatusCode> {
+    ///     req.param("id").and_then(|id| id.parse().ok()).ok_or(StatusCode::NOT_FOUND)
+    /// }
+    ///
+    /// let handler = |req: &mut Request| -> Result<Response, StatusCode> {
+    ///     let id = job_id(req)?;
+    ///     Ok(Response::text(format!("job {id}\n")))
+    /// };
+    /// # fn takes(_: impl courteous::Handler) {}
+    /// # takes(handler);
+    /// ```
+    fn from(r: Result<T, E>) -> Self {
+        match r {
+            Ok(t) => t.into(),
+            Err(e) => e.into(),
+        }
     }
 }
 

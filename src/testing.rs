@@ -829,8 +829,70 @@ impl<S: Socket> RawClient<S> {
         timeout: Duration,
     ) -> Result<RawResponse, Ending> {
         let deadline = Instant::now() + timeout;
+        let mut resp = self.read_head_by(deadline)?;
+        if head || resp.status == 101 || resp.status == 204 || resp.status == 304 {
+            return Ok(resp);
+        }
+        if is_chunked(&resp) {
+            resp.body = self.read_chunked(deadline)?;
+        } else if let Some(n) = resp
+            .header("content-length")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+        {
+            while self.buf.len() < n {
+                self.fill(deadline)?;
+            }
+            resp.body = self.buf.drain(..n).collect();
+        } else {
+            loop {
+                match self.fill(deadline) {
+                    Ok(()) => {}
+                    Err(Ending::Eof) => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            resp.body = std::mem::take(&mut self.buf);
+        }
+        Ok(resp)
+    }
+
+    /// Reads the status line and headers of the next response, and no
+    /// body (its `body` is empty): for a stream, read the body after it
+    /// with [`read_chunk`](RawClient::read_chunk). Interim responses
+    /// (`100 Continue`, `103`) are skipped; a `101 Switching Protocols` is
+    /// returned, and what follows it is the new protocol's (see
+    /// [`into_parts`](RawClient::into_parts)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::time::Duration;
+    /// use courteous::testing::{RawClient, TestServer};
+    /// use courteous::{BodyWriter, Request, Response, Server};
+    ///
+    /// const T: Duration = Duration::from_secs(5);
+    /// let server = TestServer::start(Server::builder(), |_: &mut Request| {
+    ///     Response::stream(|out: &mut BodyWriter| {
+    ///         out.write_all(b"first")?;
+    ///         out.write_all(b"second")
+    ///     })
+    /// });
+    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    /// assert_eq!(client.read_head(T).unwrap().status, 200);
+    /// assert_eq!(client.read_chunk(T).unwrap().unwrap(), b"first");
+    /// assert_eq!(client.read_chunk(T).unwrap().unwrap(), b"second");
+    /// assert_eq!(client.read_chunk(T).unwrap(), None, "the last chunk");
+    /// server.stop()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn read_head(&mut self, timeout: Duration) -> Result<RawResponse, Ending> {
+        self.read_head_by(Instant::now() + timeout)
+    }
+
+    fn read_head_by(&mut self, deadline: Instant) -> Result<RawResponse, Ending> {
         loop {
-            // Skip interim 1xx responses.
             let (status, headers, used) = loop {
                 let mut hs = [httparse::EMPTY_HEADER; 64];
                 let mut r = httparse::Response::new(&mut hs);
@@ -853,44 +915,127 @@ impl<S: Socket> RawClient<S> {
                 }
             };
             self.buf.drain(..used);
-            if (100..200).contains(&status) {
+            // Skip interim responses; a 101 ends the HTTP exchange.
+            if (100..200).contains(&status) && status != 101 {
                 continue;
             }
-            let mut resp = RawResponse {
+            return Ok(RawResponse {
                 status,
                 headers,
                 body: Vec::new(),
-            };
-            if head || status == 204 || status == 304 {
-                return Ok(resp);
-            }
-            if resp
-                .header("transfer-encoding")
-                .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-            {
-                resp.body = self.read_chunked(deadline)?;
-            } else if let Some(n) = resp
-                .header("content-length")
-                .and_then(|v| v.trim().parse::<usize>().ok())
-            {
-                while self.buf.len() < n {
-                    self.fill(deadline)?;
-                }
-                resp.body = self.buf.drain(..n).collect();
-            } else {
-                loop {
-                    match self.fill(deadline) {
-                        Ok(()) => {}
-                        Err(Ending::Eof) => break,
-                        Err(e) => return Err(e),
-                    }
-                }
-                resp.body = std::mem::take(&mut self.buf);
-            }
-            return Ok(resp);
+            });
         }
     }
 
+    /// Reads the next chunk of a chunked body whose head
+    /// [`read_head`](RawClient::read_head) read: `Ok(None)` at the last
+    /// chunk (its trailers read too). See `read_head` for an example.
+    pub fn read_chunk(&mut self, timeout: Duration) -> Result<Option<Vec<u8>>, Ending> {
+        let deadline = Instant::now() + timeout;
+        let line = self.read_line(deadline)?;
+        let size_text = line.split(';').next().unwrap_or("").trim().to_string();
+        let size = usize::from_str_radix(&size_text, 16)
+            .map_err(|_| Ending::Data(line.clone().into_bytes()))?;
+        if size == 0 {
+            while !self.read_line(deadline)?.is_empty() {}
+            return Ok(None);
+        }
+        while self.buf.len() < size + 2 {
+            self.fill(deadline)?;
+        }
+        let chunk = self.buf.drain(..size).collect();
+        self.buf.drain(..2);
+        Ok(Some(chunk))
+    }
+
+    /// Sends a request with `headers` and `body` (a `Content-Length` for
+    /// it added, and a `Host`), then reads the response (a `HEAD`
+    /// request's without a body).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::time::Duration;
+    /// use courteous::testing::{RawClient, TestServer};
+    /// use courteous::{Request, Response, Server};
+    ///
+    /// let server = TestServer::start(Server::builder(), |req: &mut Request| {
+    ///     let mut body = String::new();
+    ///     let _ = req.body_mut().read_to_string(&mut body);
+    ///     Response::text(format!("{} {}", req.method(), body))
+    /// });
+    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let headers = [("Content-Type", "application/json")];
+    /// let resp = client.request("POST", "/jobs", &headers, br#"{"name":"a"}"#, Duration::from_secs(5)).unwrap();
+    /// assert_eq!(resp.text(), r#"POST {"name":"a"}"#);
+    /// server.stop()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<RawResponse, Ending> {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: courteous.test\r\n");
+        for (name, value) in headers {
+            req.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if !body.is_empty() || !matches!(method, "GET" | "HEAD" | "OPTIONS" | "DELETE") {
+            req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        req.push_str("\r\n");
+        let mut bytes = req.into_bytes();
+        bytes.extend_from_slice(body);
+        self.send(&bytes).map_err(|e| classify(&e))?;
+        self.read_response_to(method == "HEAD", timeout)
+    }
+
+    /// The socket, to change or to speak on directly.
+    pub fn stream_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// The socket, and the bytes read from it past the last response: after
+    /// a `101 Switching Protocols`, the start of the new protocol.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::time::Duration;
+    /// use courteous::testing::{RawClient, TestServer};
+    /// use courteous::{Request, Server};
+    ///
+    /// let server = TestServer::start(Server::builder(), |req: &mut Request| {
+    ///     if let Ok(mut raw) = req.hijack() {
+    ///         let _ = raw.stream.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\nhi");
+    ///     }
+    ///     "not sent"
+    /// });
+    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let resp = client.get("/", Duration::from_secs(5)).unwrap();
+    /// assert_eq!(resp.status, 101);
+    /// let (_socket, mut early) = client.into_parts();
+    /// early.truncate(2); // what came in the same read as the head, if anything
+    /// assert!(b"hi".starts_with(&early));
+    /// server.stop()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn into_parts(self) -> (S, Vec<u8>) {
+        (self.stream, self.buf)
+    }
+}
+
+fn is_chunked(resp: &RawResponse) -> bool {
+    resp.header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+}
+
+impl<S: Socket> RawClient<S> {
     fn read_chunked(&mut self, deadline: Instant) -> Result<Vec<u8>, Ending> {
         let mut body = Vec::new();
         loop {

@@ -378,6 +378,25 @@ fn exchange(w: &mut StepContext, conn: &mut Conn, reader: &mut RecordReader) -> 
     flight.finish(conn, keep)
 }
 
+/// A streaming body's writes, each one sent at once in STDOUT records.
+struct Stdout<'a, 'b> {
+    io: &'a mut Io<'b>,
+    id: u16,
+}
+
+impl Write for Stdout<'_, '_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if !data.is_empty() {
+            record::write_stdout(self.io, self.id, data)?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// STDOUT: the CGI head and the body, the empty STDOUT, END_REQUEST.
 fn write_response(
     io: &mut Io<'_>,
@@ -426,6 +445,11 @@ fn write_response(
                     "response body shorter than its length",
                 ));
             }
+        }
+        Payload::Writer(w) => {
+            record::write_stdout(io, id, out)?;
+            out.clear();
+            crate::stream::run(w, &mut Stdout { io: &mut *io, id })?;
         }
     }
     record::finish_request(io, id, out, 0)?;

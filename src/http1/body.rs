@@ -84,6 +84,13 @@ fn malformed(msg: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, Refusal::Malformed(msg))
 }
 
+/// True for the error a read gets when the body outgrew `max_body_bytes`
+/// (for handlers' helpers that answer `413` themselves).
+#[cfg(feature = "json")]
+pub(crate) fn is_too_large(e: &io::Error) -> bool {
+    matches!(refusal(e), Some(Refusal::TooLarge))
+}
+
 fn refusal(e: &io::Error) -> Option<&Refusal> {
     e.get_ref()
         .and_then(|inner| inner.downcast_ref::<Refusal>())

@@ -37,6 +37,7 @@ pub(crate) fn write_response(
         status,
         headers,
         body,
+        ..
     } = resp;
     let mut keep_alive = reply.keep_alive && !super::head::has_token(&headers, CONNECTION, "close");
     let bodiless = status.is_informational()
@@ -57,6 +58,7 @@ pub(crate) fn write_response(
                 .and_then(|v| v.to_str().ok())
                 .and_then(|s| s.trim().parse().ok())
         }),
+        Payload::Writer(_) => None,
     };
     enum Frame {
         None,
@@ -143,6 +145,17 @@ pub(crate) fn write_response(
         (Payload::Reader { mut reader, .. }, _) => {
             io.write_all(wbuf)?;
             std::io::copy(&mut reader, io)?;
+        }
+        // The head goes at once; each write of the closure is sent as it
+        // comes (one chunk), then the chunked end.
+        (Payload::Writer(w), frame) => {
+            io.write_all(wbuf)?;
+            if let Frame::Chunked = frame {
+                crate::stream::run(w, &mut crate::stream::Chunks { out: io, buf: wbuf })?;
+                io.write_all(b"0\r\n\r\n")?;
+            } else {
+                crate::stream::run(w, io)?;
+            }
         }
     }
     Ok(keep_alive)

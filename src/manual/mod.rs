@@ -19,17 +19,22 @@
 //!   Every request-line, `Host`, framing and chunked-body rule, with the
 //!   RFC clause behind it and the reason for each choice the RFCs leave
 //!   open.
+//! - [`long_lived`]: **Long-lived connections at a drain.** Streams,
+//!   server-sent events and WebSockets: how each ends with the drain (a
+//!   last event and the chunked end, a Close 1001 and a FIN), what the
+//!   client sees, and where the shutdown deadline still cuts in.
 //! - [`from_go`]: **Coming from Go's manners and graceful.** Every function
 //!   and type of `braintree/manners`, `tylerb/graceful` and `net/http`'s
 //!   shutdown API, mapped to this crate; and the defects of those servers
 //!   that this one fixes.
 //!
 //! The drain-testing kit that the crate's own tests use is documented in
-//! the [`testing`](../testing/index.html) module (feature `testing`); the
+//! the [`testing`](crate::testing) module (feature `testing`); the
 //! examples in these chapters use it to show each rule at work.
 
 pub mod deploying;
 pub mod from_go;
 pub mod howto_drain;
+pub mod long_lived;
 pub mod strictness;
 pub mod timeouts;

@@ -1,0 +1,257 @@
+//! Streaming responses the handler writes as it goes: the body of
+//! [`Response::stream`], written by a closure on the worker, that can tell
+//! when the server began to drain and wait for it.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderMap, StatusCode};
+
+use crate::response::{Payload, Response};
+use crate::state::ServerState;
+
+type WriteBody = Box<dyn FnOnce(&mut BodyWriter<'_>) -> io::Result<()> + Send>;
+
+/// The body of a [`Response::stream`]: the closure, and the server's drain
+/// state (attached when the handler returns).
+pub(crate) struct Writer {
+    write: WriteBody,
+    drain: Option<Arc<ServerState>>,
+}
+
+/// Where a [`Response::stream`] writes its body: every `write` goes out at
+/// once as one chunk (a `write!` too: it is formatted first, then sent as
+/// one). It also tells whether the server began to drain, and can wait for
+/// that, so that a stream ends politely: its last event, then the body's
+/// proper end.
+///
+/// # Examples
+///
+/// A stream of server-sent events that says goodbye at the drain:
+///
+/// ```
+/// use std::io::Write;
+/// use std::time::Duration;
+/// use courteous::{BodyWriter, Request, Response};
+/// use http::header::CONTENT_TYPE;
+///
+/// fn events(_req: &mut Request) -> Response {
+///     Response::stream(|out: &mut BodyWriter| {
+///         let mut n = 0;
+///         // Wakes every 100 ms for the next event, at once for the drain.
+///         while !out.wait_draining(Duration::from_millis(100)) {
+///             n += 1;
+///             write!(out, "data: tick {n}\n\n")?;
+///         }
+///         out.write_all(b"event: bye\ndata: the server is draining\n\n")
+///     })
+///     .with_header(CONTENT_TYPE, "text/event-stream")
+/// }
+/// # fn takes(_: impl courteous::Handler) {}
+/// # takes(events);
+/// ```
+pub struct BodyWriter<'a> {
+    sink: &'a mut dyn Write,
+    drain: Option<&'a ServerState>,
+    formatted: String,
+}
+
+impl BodyWriter<'_> {
+    /// True once the server began to drain (a drain delay counts): write a
+    /// last word and return.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use courteous::{BodyWriter, Response};
+    /// # fn next_line() -> Option<String> { None }
+    ///
+    /// let resp = Response::stream(|out: &mut BodyWriter| {
+    ///     while let Some(line) = next_line() {
+    ///         if out.draining() {
+    ///             break;
+    ///         }
+    ///         writeln!(out, "{line}")?;
+    ///     }
+    ///     Ok(())
+    /// });
+    /// # let _ = resp;
+    /// ```
+    pub fn draining(&self) -> bool {
+        self.drain.is_some_and(|s| s.is_draining())
+    }
+
+    /// Blocks until the server begins to drain or `timeout` passes; true
+    /// when it drains. A stream that sends something every so often waits
+    /// here between sends, and so ends at once when the drain begins
+    /// instead of at its next tick.
+    ///
+    /// # Examples
+    ///
+    /// See [`BodyWriter`].
+    pub fn wait_draining(&self, timeout: Duration) -> bool {
+        match self.drain {
+            Some(s) => s.wait_draining(timeout),
+            None => {
+                std::thread::sleep(timeout);
+                false
+            }
+        }
+    }
+}
+
+impl Write for BodyWriter<'_> {
+    /// Sends `buf` now, as one chunk.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            // An empty chunk would end the body.
+            return Ok(0);
+        }
+        self.sink.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    /// Formats first, then sends the whole as one chunk (the default would
+    /// send every piece of the format as a chunk of its own).
+    fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> io::Result<()> {
+        self.formatted.clear();
+        fmt::write(&mut self.formatted, args).map_err(|_| io::Error::other("formatter error"))?;
+        let text = std::mem::take(&mut self.formatted);
+        let sent = self.write_all(text.as_bytes());
+        self.formatted = text;
+        sent
+    }
+
+    /// Nothing to do: every write was sent at once.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl fmt::Debug for BodyWriter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BodyWriter")
+            .field("draining", &self.draining())
+            .finish()
+    }
+}
+
+impl Response {
+    /// A `200 OK` whose body the closure writes, on the handler's worker,
+    /// after the handler returned: each write goes out at once as one
+    /// chunk (close-delimited to HTTP/1.0 clients). The head is sent before
+    /// the closure runs, so the client sees the status and headers at once.
+    ///
+    /// The [`BodyWriter`] tells when the server began to drain
+    /// ([`draining`](BodyWriter::draining),
+    /// [`wait_draining`](BodyWriter::wait_draining)), so that a stream that
+    /// would go on for ever ends with the drain: a last event, then the
+    /// body's proper end (the chunked terminator). A stream counts as a
+    /// request in flight until the closure returns: the drain waits for it,
+    /// and the shutdown deadline cuts it off (its writes then fail) and
+    /// counts it as killed.
+    ///
+    /// The closure returning an error ends the connection without the
+    /// body's end, so the client knows the body is cut short. For a `HEAD`
+    /// request (or a status that has no body) the closure does not run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::time::Duration;
+    /// use courteous::testing::{RawClient, TestServer};
+    /// use courteous::{BodyWriter, Request, Response, Server};
+    ///
+    /// const T: Duration = Duration::from_secs(5);
+    /// let server = TestServer::start(Server::builder(), |_: &mut Request| {
+    ///     Response::stream(|out: &mut BodyWriter| {
+    ///         out.write_all(b"data: hello\n\n")?;
+    ///         out.wait_draining(Duration::from_secs(60)); // until the drain
+    ///         out.write_all(b"event: bye\ndata: draining\n\n")
+    ///     })
+    ///     .with_header(http::header::CONTENT_TYPE, "text/event-stream")
+    /// });
+    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// client.send(b"GET /events HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    /// let head = client.read_head(T).unwrap();
+    /// assert_eq!(head.header("transfer-encoding"), Some("chunked"));
+    /// assert_eq!(client.read_chunk(T).unwrap().unwrap(), b"data: hello\n\n");
+    ///
+    /// server.handle().close(); // the stream sees the drain
+    /// assert_eq!(client.read_chunk(T).unwrap().unwrap(), b"event: bye\ndata: draining\n\n");
+    /// assert_eq!(client.read_chunk(T).unwrap(), None, "the chunked end");
+    /// server.stop()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn stream<F>(write: F) -> Response
+    where
+        F: FnOnce(&mut BodyWriter<'_>) -> io::Result<()> + Send + 'static,
+    {
+        Response {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: Payload::Writer(Writer {
+                write: Box::new(write),
+                drain: None,
+            }),
+            invalid_header: false,
+        }
+    }
+
+    /// Gives a streaming body the server's drain state (when the handler
+    /// returned it; every protocol calls this through `respond`).
+    pub(crate) fn attach_drain(&mut self, shared: &Arc<ServerState>) {
+        if let Payload::Writer(w) = &mut self.body {
+            w.drain = Some(shared.clone());
+        }
+    }
+}
+
+/// Runs a streaming body's closure over `sink` (the protocol's framing:
+/// chunks, close-delimited bytes, FastCGI records).
+pub(crate) fn run(w: Writer, sink: &mut dyn Write) -> io::Result<()> {
+    let Writer { write, drain } = w;
+    let mut out = BodyWriter {
+        sink,
+        drain: drain.as_deref(),
+        formatted: String::new(),
+    };
+    write(&mut out)
+}
+
+/// HTTP/1.1 chunked framing: every write one chunk, sent at once.
+pub(crate) struct Chunks<'a, W: Write + ?Sized> {
+    pub(crate) out: &'a mut W,
+    pub(crate) buf: &'a mut Vec<u8>,
+}
+
+impl<W: Write + ?Sized> Write for Chunks<'_, W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        self.buf.clear();
+        self.buf
+            .extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+        self.buf.extend_from_slice(data);
+        self.buf.extend_from_slice(b"\r\n");
+        self.out.write_all(self.buf)?;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl fmt::Debug for Writer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Writer")
+            .field("drain", &self.drain.is_some())
+            .finish()
+    }
+}

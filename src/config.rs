@@ -15,7 +15,7 @@ pub(crate) type ListeningHook = Arc<dyn Fn(&Addr) + Send + Sync>;
 /// The state hook: called with the connection, its old state and its new one.
 pub(crate) type StateHook = Arc<dyn Fn(&ConnInfo, ConnState, ConnState) + Send + Sync>;
 
-/// Everything a [`Builder`] sets. Read back with [`Server::config`].
+/// Everything a [`Builder`](crate::Builder) sets. Read back with [`Server::config`](crate::Server::config).
 ///
 /// Every field, its default and the reasoning behind it:
 /// [`manual::timeouts`](crate::manual::timeouts).

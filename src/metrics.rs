@@ -3,9 +3,11 @@
 //! [`Router::metrics`](crate::Router::metrics).
 
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use crate::router::Counts;
+use parking_lot::Mutex;
+
 use crate::stats::Stats;
 
 /// The `Content-Type` of the Prometheus text format.
@@ -192,6 +194,15 @@ pub(crate) fn render_routes(out: &mut String, counts: &Counts) {
             n.load(Ordering::Relaxed)
         );
     }
+}
+
+/// The router's request counts, shared with its metrics route.
+pub(crate) struct Counts {
+    /// (method, pattern, count), in the order the routes were added.
+    pub(crate) routes: Mutex<Vec<(String, String, Arc<AtomicU64>)>>,
+    pub(crate) not_found: AtomicU64,
+    pub(crate) not_allowed: AtomicU64,
+    pub(crate) not_implemented: AtomicU64,
 }
 
 #[cfg(test)]

@@ -2,10 +2,14 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::io::Read;
+use std::io::{self, Read};
+use std::sync::Arc;
 
 use http::header::{HeaderName, HeaderValue, IntoHeaderName, CONTENT_TYPE};
 use http::{HeaderMap, StatusCode};
+
+use crate::state::ServerState;
+use crate::stream::BodyWriter;
 
 /// A response: status, headers and a body that is bytes, text or a reader.
 ///
@@ -441,6 +445,76 @@ impl<T: Into<Response>> From<http::Response<T>> for Response {
             }
         }
         resp
+    }
+}
+
+// Streaming bodies (their writer lives in `stream.rs`).
+impl Response {
+    /// A `200 OK` whose body the closure writes, on the handler's worker,
+    /// after the handler returned: each write goes out at once as one
+    /// chunk (close-delimited to HTTP/1.0 clients). The head is sent before
+    /// the closure runs, so the client sees the status and headers at once.
+    ///
+    /// The [`BodyWriter`] tells when the server began to drain
+    /// ([`draining`](BodyWriter::draining),
+    /// [`wait_draining`](BodyWriter::wait_draining)), so that a stream that
+    /// would go on for ever ends with the drain: a last event, then the
+    /// body's proper end (the chunked terminator). A stream counts as a
+    /// request in flight until the closure returns: the drain waits for it,
+    /// and the shutdown deadline cuts it off (its writes then fail) and
+    /// counts it as killed.
+    ///
+    /// The closure returning an error ends the connection without the
+    /// body's end, so the client knows the body is cut short. For a `HEAD`
+    /// request (or a status that has no body) the closure does not run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::time::Duration;
+    /// use courteous::testing::{RawClient, TestServer};
+    /// use courteous::{BodyWriter, Request, Response, Server};
+    ///
+    /// const T: Duration = Duration::from_secs(5);
+    /// let server = TestServer::start(Server::builder(), |_: &mut Request| {
+    ///     Response::stream(|out: &mut BodyWriter| {
+    ///         out.write_all(b"data: hello\n\n")?;
+    ///         out.wait_draining(Duration::from_secs(60)); // until the drain
+    ///         out.write_all(b"event: bye\ndata: draining\n\n")
+    ///     })
+    ///     .with_header(http::header::CONTENT_TYPE, "text/event-stream")
+    /// });
+    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// client.send(b"GET /events HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    /// let head = client.read_head(T).unwrap();
+    /// assert_eq!(head.header("transfer-encoding"), Some("chunked"));
+    /// assert_eq!(client.read_chunk(T).unwrap().unwrap(), b"data: hello\n\n");
+    ///
+    /// server.handle().close(); // the stream sees the drain
+    /// assert_eq!(client.read_chunk(T).unwrap().unwrap(), b"event: bye\ndata: draining\n\n");
+    /// assert_eq!(client.read_chunk(T).unwrap(), None, "the chunked end");
+    /// server.stop()?;
+    /// # Ok::<(), courteous::Error>(())
+    /// ```
+    pub fn stream<F>(write: F) -> Response
+    where
+        F: FnOnce(&mut BodyWriter<'_>) -> io::Result<()> + Send + 'static,
+    {
+        Response {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: Payload::Writer(crate::stream::Writer::new(Box::new(write))),
+            invalid_header: false,
+        }
+    }
+
+    /// Gives a streaming body the server's drain state (when the handler
+    /// returned it; every protocol calls this through `respond`).
+    pub(crate) fn attach_drain(&mut self, shared: &Arc<ServerState>) {
+        if let Payload::Writer(w) = &mut self.body {
+            w.attach_drain(shared);
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use parking_lot::Mutex;
 
 use crate::handle::Handle;
 use crate::handler::Handler;
+use crate::metrics::Counts;
 use crate::request::Request;
 use crate::response::Response;
 
@@ -120,15 +121,6 @@ struct Resource {
 struct Route {
     handler: Box<dyn Handler>,
     hits: Arc<AtomicU64>,
-}
-
-/// The router's request counts, shared with its metrics route.
-pub(crate) struct Counts {
-    /// (method, pattern, count), in the order the routes were added.
-    pub(crate) routes: Mutex<Vec<(String, String, Arc<AtomicU64>)>>,
-    pub(crate) not_found: AtomicU64,
-    pub(crate) not_allowed: AtomicU64,
-    pub(crate) not_implemented: AtomicU64,
 }
 
 /// The path parameters of the matched route, percent-decoded.

@@ -90,6 +90,10 @@ pub(crate) struct ServerState {
     /// From the start of the real drain (listener closed) until `serve`
     /// returns.
     closing: AtomicBool,
+    /// Rung when a drain begins: a long-lived session (a WebSocket read)
+    /// waits on its bell and the socket together, so it sees the drain at
+    /// once, with no thread or timer of its own.
+    drain_bells: Mutex<Vec<std::sync::Weak<Waker>>>,
     /// A weak handle on ourselves, for threads that must not keep us alive.
     self_ref: Mutex<std::sync::Weak<ServerState>>,
     /// What this server does on which signal (one signal thread at most).
@@ -124,6 +128,7 @@ impl ServerState {
             cond: Condvar::new(),
             draining: AtomicBool::new(false),
             closing: AtomicBool::new(false),
+            drain_bells: Mutex::new(Vec::new()),
             self_ref: Mutex::new(std::sync::Weak::new()),
             signals: Arc::default(),
         });
@@ -365,6 +370,33 @@ impl ServerState {
         for w in wakers {
             w.wake();
         }
+        if self.is_draining() {
+            let mut bells = self.drain_bells.lock();
+            // Rung once: a bell is for one drain; dropped ones go too.
+            for bell in bells.drain(..) {
+                if let Some(bell) = bell.upgrade() {
+                    bell.wake();
+                }
+            }
+        }
+    }
+
+    /// A bell that rings when a drain begins (at once, if one runs). Its
+    /// registration is dropped with the last `Arc`.
+    #[cfg(feature = "websocket")]
+    pub(crate) fn drain_bell(&self) -> std::io::Result<Arc<Waker>> {
+        let bell = Arc::new(Waker::new()?);
+        {
+            let mut bells = self.drain_bells.lock();
+            bells.retain(|b| b.strong_count() > 0);
+            bells.push(Arc::downgrade(&bell));
+        }
+        // Read after the push: a drain that began before it rang the bells
+        // without this one, and set the flag first.
+        if self.is_draining() {
+            bell.wake();
+        }
+        Ok(bell)
     }
 
     /// Runs the `on_shutdown` callbacks, each on a thread of its own and

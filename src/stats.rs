@@ -1,6 +1,6 @@
 //! A snapshot of a server's counts: a plain public value.
 
-/// A snapshot of a server's counts, from [`Handle::stats`].
+/// A snapshot of a server's counts, from [`Handle::stats`](crate::Handle::stats).
 ///
 /// # Examples
 ///
@@ -34,7 +34,7 @@ pub struct Stats {
     /// Counts too the handlers a forced close left running (their
     /// connections are gone); a later run's drain does not wait for those.
     pub in_flight: usize,
-    /// Routines tracked with [`Handle::track`] and not yet finished.
+    /// Routines tracked with [`Handle::track`](crate::Handle::track) and not yet finished.
     pub routines: usize,
     /// Open connections, in any state (closing ones included).
     pub connections: usize,

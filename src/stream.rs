@@ -7,12 +7,9 @@ use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderMap, StatusCode};
-
-use crate::response::{Payload, Response};
 use crate::state::ServerState;
 
-type WriteBody = Box<dyn FnOnce(&mut BodyWriter<'_>) -> io::Result<()> + Send>;
+pub(crate) type WriteBody = Box<dyn FnOnce(&mut BodyWriter<'_>) -> io::Result<()> + Send>;
 
 /// The body of a [`Response::stream`]: the closure, and the server's drain
 /// state (attached when the handler returns).
@@ -21,7 +18,18 @@ pub(crate) struct Writer {
     drain: Option<Arc<ServerState>>,
 }
 
-/// Where a [`Response::stream`] writes its body: every `write` goes out at
+impl Writer {
+    pub(crate) fn new(write: WriteBody) -> Writer {
+        Writer { write, drain: None }
+    }
+
+    /// Gives it the server's drain state.
+    pub(crate) fn attach_drain(&mut self, shared: &Arc<ServerState>) {
+        self.drain = Some(shared.clone());
+    }
+}
+
+/// Where a [`Response::stream`](crate::Response::stream) writes its body: every `write` goes out at
 /// once as one chunk (a `write!` too: it is formatted first, then sent as
 /// one). It also tells whether the server began to drain, and can wait for
 /// that, so that a stream ends politely: its last event, then the body's
@@ -136,78 +144,6 @@ impl fmt::Debug for BodyWriter<'_> {
         f.debug_struct("BodyWriter")
             .field("draining", &self.draining())
             .finish()
-    }
-}
-
-impl Response {
-    /// A `200 OK` whose body the closure writes, on the handler's worker,
-    /// after the handler returned: each write goes out at once as one
-    /// chunk (close-delimited to HTTP/1.0 clients). The head is sent before
-    /// the closure runs, so the client sees the status and headers at once.
-    ///
-    /// The [`BodyWriter`] tells when the server began to drain
-    /// ([`draining`](BodyWriter::draining),
-    /// [`wait_draining`](BodyWriter::wait_draining)), so that a stream that
-    /// would go on for ever ends with the drain: a last event, then the
-    /// body's proper end (the chunked terminator). A stream counts as a
-    /// request in flight until the closure returns: the drain waits for it,
-    /// and the shutdown deadline cuts it off (its writes then fail) and
-    /// counts it as killed.
-    ///
-    /// The closure returning an error ends the connection without the
-    /// body's end, so the client knows the body is cut short. For a `HEAD`
-    /// request (or a status that has no body) the closure does not run.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::io::Write;
-    /// use std::time::Duration;
-    /// use courteous::testing::{RawClient, TestServer};
-    /// use courteous::{BodyWriter, Request, Response, Server};
-    ///
-    /// const T: Duration = Duration::from_secs(5);
-    /// let server = TestServer::start(Server::builder(), |_: &mut Request| {
-    ///     Response::stream(|out: &mut BodyWriter| {
-    ///         out.write_all(b"data: hello\n\n")?;
-    ///         out.wait_draining(Duration::from_secs(60)); // until the drain
-    ///         out.write_all(b"event: bye\ndata: draining\n\n")
-    ///     })
-    ///     .with_header(http::header::CONTENT_TYPE, "text/event-stream")
-    /// });
-    /// let mut client = RawClient::connect(server.addr()).unwrap();
-    /// client.send(b"GET /events HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
-    /// let head = client.read_head(T).unwrap();
-    /// assert_eq!(head.header("transfer-encoding"), Some("chunked"));
-    /// assert_eq!(client.read_chunk(T).unwrap().unwrap(), b"data: hello\n\n");
-    ///
-    /// server.handle().close(); // the stream sees the drain
-    /// assert_eq!(client.read_chunk(T).unwrap().unwrap(), b"event: bye\ndata: draining\n\n");
-    /// assert_eq!(client.read_chunk(T).unwrap(), None, "the chunked end");
-    /// server.stop()?;
-    /// # Ok::<(), courteous::Error>(())
-    /// ```
-    pub fn stream<F>(write: F) -> Response
-    where
-        F: FnOnce(&mut BodyWriter<'_>) -> io::Result<()> + Send + 'static,
-    {
-        Response {
-            status: StatusCode::OK,
-            headers: HeaderMap::new(),
-            body: Payload::Writer(Writer {
-                write: Box::new(write),
-                drain: None,
-            }),
-            invalid_header: false,
-        }
-    }
-
-    /// Gives a streaming body the server's drain state (when the handler
-    /// returned it; every protocol calls this through `respond`).
-    pub(crate) fn attach_drain(&mut self, shared: &Arc<ServerState>) {
-        if let Payload::Writer(w) = &mut self.body {
-            w.drain = Some(shared.clone());
-        }
     }
 }
 

@@ -13,10 +13,8 @@
 //! WebSocket tasks, axum#3003.)
 //!
 //! A blocking read notices the drain without polling: the session's reads
-//! wait on the socket and on a pipe together, and a small watcher thread
-//! per session, asleep on the server's drain signal, writes to the pipe
-//! when the drain begins. (The watcher wakes once a second to see whether
-//! its session ended, so it never outlives it by more than that.)
+//! wait on the socket and on a drain bell together, and the server rings
+//! every bell when a drain begins. No thread or timer per session.
 //!
 //! # Examples
 //!
@@ -57,8 +55,6 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -85,9 +81,6 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long, after our FIN, the peer's bytes are read and dropped so that
 /// closing never answers them with a reset (as the server's own closes do).
 const LINGER: Duration = Duration::from_millis(500);
-
-/// How often a session's watcher looks whether its session ended.
-const WATCH_SLICE: Duration = Duration::from_secs(1);
 
 /// Answers a WebSocket handshake on this request and runs `session` on
 /// the upgraded connection, on this handler's worker (so a session holds
@@ -248,8 +241,6 @@ fn check_handshake(
 pub struct WebSocket {
     ws: tungstenite::WebSocket<Wire>,
     shared: Arc<ServerState>,
-    /// Tells the watcher thread that the session is over.
-    done: Arc<AtomicBool>,
     /// The session is over: the closing handshake was done or given up.
     ended: bool,
 }
@@ -260,23 +251,7 @@ impl WebSocket {
         buffered: Vec<u8>,
         shared: Arc<ServerState>,
     ) -> io::Result<Self> {
-        let (wake, signal) = rustix::pipe::pipe()?;
-        let done = Arc::new(AtomicBool::new(false));
-        let watcher = {
-            let (shared, done) = (shared.clone(), done.clone());
-            move || loop {
-                if shared.wait_draining(WATCH_SLICE) {
-                    let _ = rustix::io::write(&signal, b"d");
-                    return;
-                }
-                if done.load(Ordering::Acquire) {
-                    return;
-                }
-            }
-        };
-        std::thread::Builder::new()
-            .name("courteous-ws-watch".into())
-            .spawn(watcher)?;
+        let wake = shared.drain_bell()?;
         let wire = Wire {
             stream,
             wake,
@@ -286,7 +261,6 @@ impl WebSocket {
         Ok(WebSocket {
             ws: tungstenite::WebSocket::from_partially_read(wire, buffered, Role::Server, None),
             shared,
-            done,
             ended: false,
         })
     }
@@ -427,12 +401,6 @@ impl WebSocket {
     }
 }
 
-impl Drop for WebSocket {
-    fn drop(&mut self) {
-        self.done.store(true, Ordering::Release);
-    }
-}
-
 impl fmt::Debug for WebSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebSocket")
@@ -446,8 +414,8 @@ impl fmt::Debug for WebSocket {
 /// drain pipe together, and says `WouldBlock` when the drain began.
 struct Wire {
     stream: HijackedStream,
-    /// Readable once the server began to drain.
-    wake: OwnedFd,
+    /// Readable once the server began to drain (the server rings it).
+    wake: Arc<crate::net::Waker>,
     drain_seen: bool,
     /// While closing: reads wait on the socket alone, until this bound.
     closing_until: Option<Instant>,
@@ -466,7 +434,7 @@ impl Read for Wire {
             let watch_drain = self.closing_until.is_none();
             let mut fds = [
                 PollFd::new(&self.stream, PollFlags::IN),
-                PollFd::new(&self.wake, PollFlags::IN),
+                PollFd::new(&*self.wake, PollFlags::IN),
             ];
             let n = if watch_drain { 2 } else { 1 };
             match poll(&mut fds[..n], timeout.as_ref()) {

@@ -134,7 +134,7 @@ fn main() {
         fail(&format!("admin: {e}"), 1);
     }
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "drained killed={}", handle.connections_killed());
+    let _ = writeln!(out, "drained killed={}", handle.stats().killed);
     let _ = out.flush();
 }
 

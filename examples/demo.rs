@@ -185,6 +185,6 @@ fn main() {
         std::process::exit(1);
     }
     let mut out = std::io::stdout();
-    let _ = writeln!(out, "drained killed={}", handle.connections_killed());
+    let _ = writeln!(out, "drained killed={}", handle.stats().killed);
     let _ = out.flush();
 }

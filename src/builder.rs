@@ -210,7 +210,7 @@ impl Builder {
     );
 
     /// Force-close whatever is still open this long after a drain begins,
-    /// counting it in [`Handle::connections_killed`](crate::Handle::connections_killed).
+    /// counting it in [`Stats::killed`](crate::Stats::killed).
     /// Without it (the default) a drain waits for every request.
     ///
     /// The deadline counts from the start of the drain proper (after any
@@ -239,12 +239,16 @@ impl Builder {
     ///
     /// let handle = server.handle();
     /// server.stop()?; // close; serve returns at the deadline
-    /// assert_eq!(handle.connections_killed(), 1);
+    /// assert_eq!(handle.stats().killed, 1);
     /// gate.open();
+    ///
+    /// // `None` takes it back: a drain waits for every request.
+    /// let patient = Server::builder().shutdown_timeout(Duration::from_secs(5)).shutdown_timeout(None);
+    /// assert_eq!(patient.config().shutdown_timeout, None);
     /// # Ok::<(), courteous::Error>(())
     /// ```
-    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.config.shutdown_timeout = Some(timeout);
+    pub fn shutdown_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.config.shutdown_timeout = timeout.into();
         self
     }
 
@@ -440,7 +444,7 @@ impl Builder {
     ///
     /// [`drain_delay`](Builder::drain_delay) shows it failing during a drain.
     pub fn health_route(mut self, path: impl Into<String>) -> Self {
-        self.config.health_path = Some(path.into());
+        self.config.health_route = Some(path.into());
         self
     }
 
@@ -715,7 +719,9 @@ impl Builder {
     /// Serve FastCGI instead of HTTP on whatever socket the server binds or
     /// inherits: `Server::builder().fastcgi(true).from_systemd()` is a
     /// socket-activated responder, which [`restart`](crate::restart) and
-    /// listener hand-off then work for too.
+    /// listener hand-off then work for too; `.fastcgi(true).bind(addr)`
+    /// serves it on TCP, for a web server on another host (like any
+    /// FastCGI port, reachable by the web server only).
     ///
     /// ```
     /// let dir = std::env::temp_dir().join(format!("courteous-doc-fcgi-{}", std::process::id()));
@@ -730,26 +736,6 @@ impl Builder {
     pub fn fastcgi(mut self, on: bool) -> Self {
         self.config.fastcgi = on;
         self
-    }
-
-    /// Serves FastCGI on a TCP address (for web servers on another host).
-    /// Like any FastCGI port, it must only be reachable by the web server.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use courteous::testing::TestServer;
-    /// use courteous::{Request, Server};
-    ///
-    /// let server = Server::builder().bind_fastcgi_tcp("127.0.0.1:0")?;
-    /// let port = server.local_addr().unwrap().port(); // nginx: `fastcgi_pass 127.0.0.1:{port};`
-    /// let server = TestServer::serve(server, |_: &mut Request| "hello from FastCGI\n");
-    /// server.stop()?;
-    /// # let _ = port;
-    /// # Ok::<(), courteous::Error>(())
-    /// ```
-    pub fn bind_fastcgi_tcp(self, addr: impl ToSocketAddrs + fmt::Debug) -> Result<Server, Error> {
-        self.fastcgi(true).bind(addr)
     }
 
     /// Serves on the socket systemd passed (socket activation: descriptor 3

@@ -101,7 +101,7 @@ pub struct Config {
     pub drain_delay: Duration,
     /// A path the server answers itself: `200 ok` while serving, `503
     /// draining` from the close on (for load-balancer health checks).
-    pub health_path: Option<String>,
+    pub health_route: Option<String>,
     /// Hand `CONNECT` requests to the handler (default false: the server
     /// answers them `501 Not Implemented` itself).
     pub allow_connect: bool,
@@ -154,7 +154,7 @@ impl Default for Config {
             unix_mode: 0o660,
             fastcgi: false,
             drain_delay: Duration::ZERO,
-            health_path: None,
+            health_route: None,
             allow_connect: false,
             tls: None,
             on_state: None,
@@ -191,7 +191,7 @@ impl fmt::Debug for Config {
             .field("unix_mode", &format_args!("{:#o}", self.unix_mode))
             .field("fastcgi", &self.fastcgi)
             .field("drain_delay", &self.drain_delay)
-            .field("health_path", &self.health_path)
+            .field("health_route", &self.health_route)
             .field("allow_connect", &self.allow_connect)
             .field("tls", &self.tls.is_some())
             .field("on_shutdown", &self.on_shutdown.len())

@@ -109,7 +109,7 @@ impl Handle {
     }
 
     /// Force-closes every connection now, as the shutdown deadline would
-    /// (counted in [`connections_killed`](Handle::connections_killed)),
+    /// (counted in [`Stats::killed`](crate::Stats::killed)),
     /// starting the drain first if needed; what a second Ctrl-C does.
     /// False when the server is not serving.
     ///
@@ -139,7 +139,7 @@ impl Handle {
     /// let handle = server.handle();
     /// assert!(handle.force_close());
     /// server.join(T).expect("serve returned")?;
-    /// assert_eq!(handle.connections_killed(), 1);
+    /// assert_eq!(handle.stats().killed, 1);
     /// gate.open(); // the handler finishes on its own; its response goes nowhere
     /// # Ok::<(), courteous::Error>(())
     /// ```
@@ -348,30 +348,6 @@ impl Handle {
     /// ```
     pub fn stats(&self) -> Stats {
         self.shared.stats()
-    }
-
-    /// Connections force-closed at a shutdown deadline, in all drains so far.
-    /// Zero after a drain that finished in time; see
-    /// [`force_close`](Handle::force_close) for one that did not.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use courteous::testing::TestServer;
-    /// use courteous::{Request, Server};
-    ///
-    /// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
-    /// let handle = server.handle();
-    /// server.stop()?;
-    /// match handle.connections_killed() {
-    ///     0 => println!("drained cleanly"),
-    ///     n => eprintln!("{n} connections force-closed"),
-    /// }
-    /// # assert_eq!(handle.connections_killed(), 0);
-    /// # Ok::<(), courteous::Error>(())
-    /// ```
-    pub fn connections_killed(&self) -> u64 {
-        self.shared.stats().killed
     }
 
     /// True from an accepted close (drain delay included) until `serve`

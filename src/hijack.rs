@@ -4,7 +4,7 @@
 //! While the handler holds the [`HijackedStream`], the connection is in
 //! the registry as [`Hijacked`](crate::ConnState::Hijacked): a drain waits
 //! for it as for a request in flight, the stream tells that a drain began
-//! ([`draining`](HijackedStream::draining),
+//! ([`is_draining`](HijackedStream::is_draining),
 //! [`wait_draining`](HijackedStream::wait_draining)) so the handler can
 //! end its session politely, and a shutdown deadline force-closes it and
 //! counts it in [`Stats::killed`](crate::Stats::killed). Dropping the
@@ -40,7 +40,7 @@ use crate::conn::Hijack;
 ///     // Wake up now and then to see whether the server drains.
 ///     stream.set_read_timeout(Some(Duration::from_millis(100)))?;
 ///     let mut buf = [0u8; 4096];
-///     while !stream.draining() {
+///     while !stream.is_draining() {
 ///         match stream.read(&mut buf) {
 ///             Ok(0) => return Ok(()), // the client hung up
 ///             Ok(n) => stream.write_all(&buf[..n])?,
@@ -88,7 +88,7 @@ impl HijackedStream {
     /// # Examples
     ///
     /// See [`Hijacked`].
-    pub fn draining(&self) -> bool {
+    pub fn is_draining(&self) -> bool {
         self.tracked.shared().is_draining()
     }
 
@@ -118,7 +118,7 @@ impl fmt::Debug for HijackedStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HijackedStream")
             .field("stream", &self.stream)
-            .field("draining", &self.draining())
+            .field("draining", &self.is_draining())
             .finish()
     }
 }

@@ -16,7 +16,7 @@
 //! let handle = server.handle();
 //! handle.close_on_signals(courteous::DEFAULT_SIGNALS)?;
 //! server.serve(|_req: &mut Request| Response::text("hello\n"))?;
-//! println!("drained; {} connections force-closed", handle.connections_killed());
+//! println!("drained; {} connections force-closed", handle.stats().killed);
 //! # Ok::<(), courteous::Error>(())
 //! ```
 //!
@@ -30,7 +30,7 @@
 //! | Active | the handler finishes; the response carries `Connection: close` | full response, then EOF |
 //! | Idle, active moments ago | `drain_grace` (100 ms from its last response) for its next request | the request answered with `Connection: close` |
 //! | Idle for longer | closed cleanly at once | EOF, never a reset |
-//! | past `shutdown_timeout` | force-closed, counted in [`Handle::connections_killed`] | EOF or reset |
+//! | past `shutdown_timeout` | force-closed, counted in [`Stats::killed`] | EOF or reset |
 //!
 //! "Cleanly" means the server sends its FIN first, then reads and discards
 //! what the client still sends before closing, so the kernel never answers
@@ -59,12 +59,12 @@
 
 mod addr;
 mod builder;
+pub mod compat;
 mod config;
 mod conn;
 mod conn_info;
 mod error;
 mod fastcgi;
-mod global;
 mod handle;
 mod handler;
 mod hijack;
@@ -108,10 +108,6 @@ pub use builder::Builder;
 pub use config::Config;
 pub use conn_info::{ConnInfo, ConnState};
 pub use error::{Error, RestartError, TlsError};
-pub use global::{
-    close, close_on_interrupt, handle, listen_and_serve, listen_and_serve_tls, serve,
-    signal_received,
-};
 pub use handle::{Handle, Routine};
 pub use handler::Handler;
 pub use hijack::{Hijacked, HijackedStream};

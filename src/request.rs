@@ -234,7 +234,7 @@ impl<'a> Request<'a> {
     ///
     /// fn long_poll(req: &mut Request) -> Response {
     ///     for _ in 0..300 {
-    ///         if req.draining() {
+    ///         if req.is_draining() {
     ///             return Response::new(StatusCode::NO_CONTENT); // the client polls again, elsewhere
     ///         }
     ///         if let Some(event) = next_event(Duration::from_millis(100)) {
@@ -246,7 +246,7 @@ impl<'a> Request<'a> {
     /// # fn takes(_: impl courteous::Handler) {}
     /// # takes(long_poll);
     /// ```
-    pub fn draining(&self) -> bool {
+    pub fn is_draining(&self) -> bool {
         self.shared.is_draining()
     }
 

@@ -456,7 +456,7 @@ impl Response {
     /// the closure runs, so the client sees the status and headers at once.
     ///
     /// The [`BodyWriter`] tells when the server began to drain
-    /// ([`draining`](BodyWriter::draining),
+    /// ([`is_draining`](BodyWriter::is_draining),
     /// [`wait_draining`](BodyWriter::wait_draining)), so that a stream that
     /// would go on for ever ends with the drain: a last event, then the
     /// body's proper end (the chunked terminator). A stream counts as a

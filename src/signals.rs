@@ -24,7 +24,7 @@ use crate::error::Error;
 /// A signal number (from `signal-hook`), for
 /// [`Handle::close_on_signals`](crate::Handle::close_on_signals),
 /// [`Handle::restart_on_signal`](crate::Handle::restart_on_signal) and
-/// [`close_on_interrupt`](crate::close_on_interrupt), and to compare with
+/// [`close_on_interrupt`](crate::compat::close_on_interrupt), and to compare with
 /// [`Handle::signal_received`](crate::Handle::signal_received).
 ///
 /// # Examples

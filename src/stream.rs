@@ -79,7 +79,7 @@ impl BodyWriter<'_> {
     ///
     /// let resp = Response::stream(|out: &mut BodyWriter| {
     ///     while let Some(line) = next_line() {
-    ///         if out.draining() {
+    ///         if out.is_draining() {
     ///             break;
     ///         }
     ///         writeln!(out, "{line}")?;
@@ -88,7 +88,7 @@ impl BodyWriter<'_> {
     /// });
     /// # let _ = resp;
     /// ```
-    pub fn draining(&self) -> bool {
+    pub fn is_draining(&self) -> bool {
         self.drain.is_some_and(|s| s.is_draining())
     }
 
@@ -142,7 +142,7 @@ impl Write for BodyWriter<'_> {
 impl fmt::Debug for BodyWriter<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BodyWriter")
-            .field("draining", &self.draining())
+            .field("draining", &self.is_draining())
             .finish()
     }
 }

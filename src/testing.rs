@@ -75,7 +75,7 @@
 //! assert!(gate.wait_parked(1, T));
 //! let handle = server.handle();
 //! server.stop().unwrap(); // close, and serve returns at the deadline
-//! assert_eq!(handle.connections_killed(), 1);
+//! assert_eq!(handle.stats().killed, 1);
 //! gate.open();
 //! ```
 

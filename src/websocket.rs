@@ -134,7 +134,7 @@ where
         Ok(key) => key,
         Err(resp) => return *resp,
     };
-    if req.draining() {
+    if req.is_draining() {
         return Response::plain(StatusCode::SERVICE_UNAVAILABLE, "the server is draining\n");
     }
     let shared = req.shared().clone();
@@ -327,7 +327,7 @@ impl WebSocket {
     ///
     /// fn tail(ws: &mut WebSocket) -> Result<(), Error> {
     ///     while let Some(line) = next_log_line() {
-    ///         if ws.draining() {
+    ///         if ws.is_draining() {
     ///             break;
     ///         }
     ///         ws.send(line)?;
@@ -336,7 +336,7 @@ impl WebSocket {
     /// }
     /// # let _ = tail;
     /// ```
-    pub fn draining(&self) -> bool {
+    pub fn is_draining(&self) -> bool {
         self.shared.is_draining()
     }
 
@@ -375,7 +375,7 @@ impl WebSocket {
         if !self.ended {
             let (code, reason) = if !ok {
                 (CloseCode::Error, "the session failed")
-            } else if self.draining() {
+            } else if self.is_draining() {
                 (CloseCode::Away, "the server is draining")
             } else {
                 (CloseCode::Normal, "")

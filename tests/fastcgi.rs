@@ -350,7 +350,7 @@ fn deadline_kills_fastcgi_connections_and_counts_them() {
     assert!(gate.wait_parked(1, T));
     let handle = server.handle();
     server.stop().expect("returns at the deadline");
-    assert_eq!(handle.connections_killed(), 1);
+    assert_eq!(handle.stats().killed, 1);
     gate.open();
 }
 

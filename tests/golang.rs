@@ -349,7 +349,7 @@ fn graceful_run_in_flight_request_succeeds_for_a_real_client() {
         (200, Some("close"), "/hold\n")
     );
     assert_serve_returns(&mut h, began, PROMPT);
-    assert_eq!(h.handle().connections_killed(), 0);
+    assert_eq!(h.handle().stats().killed, 0);
     match ureq_get(&h.url("/")) {
         Err(ureq::Error::Io(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {}
         other => panic!("expected a refused connection after serve returned: {other:?}"),
@@ -368,7 +368,7 @@ fn shutdown_timeout_force_closes_and_counts_stuck_connections() {
     let mut clients: Vec<RawClient> = (1..=STUCK).map(|n| send_held(&h, "/hold", n)).collect();
     let began = begin_drain(&h);
     assert_serve_returns(&mut h, began, timeout + PROMPT);
-    assert_eq!(h.handle().connections_killed(), STUCK as u64);
+    assert_eq!(h.handle().stats().killed, STUCK as u64);
     for c in &mut clients {
         let end = c.read_end(T);
         assert!(
@@ -403,7 +403,7 @@ fn without_shutdown_timeout_the_drain_waits_for_every_request() {
     assert_eof(&mut a);
     assert_eof(&mut b);
     assert_serve_returns(&mut h, opened, PROMPT);
-    assert_eq!(h.handle().connections_killed(), 0);
+    assert_eq!(h.handle().stats().killed, 0);
 }
 
 /// graceful `TestGracefulExplicitStop` (an explicit `Stop`, then
@@ -418,7 +418,7 @@ fn graceful_explicit_stop_from_a_handler() {
     let mut server = TestServer::serve(server, move |req: &mut Request| {
         if req.uri().path() == "/stop" {
             assert!(handle.close(), "the handler's close starts the drain");
-            assert!(req.draining());
+            assert!(req.is_draining());
         }
         echo(req)
     });
@@ -584,7 +584,7 @@ fn graceful_run_no_requests_stops_promptly() {
     await_stats(&server, "serving", |s| s.serving);
     let began = begin_drain(&server);
     assert_serve_returns(&mut server, began, PROMPT);
-    assert_eq!(server.handle().connections_killed(), 0);
+    assert_eq!(server.handle().stats().killed, 0);
 }
 
 // ----- idle and new connections -------------------------------------------------
@@ -600,7 +600,7 @@ fn idle_keepalive_connection_gets_a_fin_and_serve_returns_promptly() {
     let began = begin_drain(&server);
     assert_eof(&mut c);
     assert_serve_returns(&mut server, began, PROMPT);
-    assert_eq!(server.handle().connections_killed(), 0);
+    assert_eq!(server.handle().stats().killed, 0);
 }
 
 /// Go `TestServerShutdownStateNew`: a connection accepted that never sends
@@ -1074,7 +1074,7 @@ fn drain_waits_for_a_hijacked_connection_until_its_stream_is_dropped() {
     await_stats(&server, "hijacked, its handler returned", |s| {
         s.hijacked == 1 && s.in_flight == 0
     });
-    assert!(!hijacked.stream.draining());
+    assert!(!hijacked.stream.is_draining());
     begin_drain(&server);
     assert!(
         hijacked.stream.wait_draining(T),
@@ -1094,7 +1094,7 @@ fn drain_waits_for_a_hijacked_connection_until_its_stream_is_dropped() {
     drop(stream);
     assert!(server.join(T).expect("serve returned").is_ok());
     assert!(released.elapsed() < PROMPT);
-    assert_eq!(server.handle().connections_killed(), 0);
+    assert_eq!(server.handle().stats().killed, 0);
     let r = c.read_response(T).expect("the goodbye");
     assert_eq!((r.status, r.text().as_str()), (200, "hijacked\n"));
     assert_eof(&mut c);

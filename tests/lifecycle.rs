@@ -638,12 +638,14 @@ fn stats_follow_a_simple_exchange() {
 
 #[test]
 fn default_server_free_functions() {
-    let handle = courteous::handle();
+    let handle = courteous::compat::handle();
 
     // A close before serve: serve returns at once, Ok.
-    assert!(courteous::close(), "the pending close");
+    assert!(courteous::compat::close(), "the pending close");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let mut early = Serving::spawn(handle.clone(), move || courteous::serve(listener, hello));
+    let mut early = Serving::spawn(handle.clone(), move || {
+        courteous::compat::serve(listener, hello)
+    });
     match early.join(T) {
         Some(Ok(())) => {}
         other => panic!("serve after close: {other:?}"),
@@ -653,20 +655,29 @@ fn default_server_free_functions() {
     // serve(listener, handler), then close.
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("local_addr");
-    let mut serving = Serving::spawn(handle.clone(), move || courteous::serve(listener, hello));
+    let mut serving = Serving::spawn(handle.clone(), move || {
+        courteous::compat::serve(listener, hello)
+    });
     get_hello_at(addr);
     ureq_hello(addr);
     await_stats(&handle, "serving", |s| s.serving);
-    assert!(courteous::close(), "the close that starts the drain");
+    assert!(
+        courteous::compat::close(),
+        "the close that starts the drain"
+    );
     assert!(serving.join(T).expect("serve returns").is_ok());
-    assert_eq!(courteous::signal_received(), None, "closed, not signalled");
+    assert_eq!(
+        courteous::compat::signal_received(),
+        None,
+        "closed, not signalled"
+    );
     let served = handle.stats().served;
     assert!(served >= 2, "{served}");
 
     // listen_and_serve on an address in use fails, and leaves the server ready.
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
     let taken_addr = taken.local_addr().expect("local_addr");
-    match courteous::listen_and_serve(taken_addr, hello) {
+    match courteous::compat::listen_and_serve(taken_addr, hello) {
         Err(Error::Bind { .. }) => {}
         other => panic!("listen_and_serve on a taken address: {other:?}"),
     }
@@ -678,12 +689,12 @@ fn default_server_free_functions() {
     let addr = free.local_addr().expect("local_addr");
     drop(free);
     let mut serving = Serving::spawn(handle.clone(), move || {
-        courteous::listen_and_serve(addr, hello)
+        courteous::compat::listen_and_serve(addr, hello)
     });
     get_hello(&mut connect_when_listening(&handle, addr));
-    assert!(courteous::close());
+    assert!(courteous::compat::close());
     assert!(serving.join(T).expect("listen_and_serve returns").is_ok());
-    assert_eq!(courteous::signal_received(), None);
+    assert_eq!(courteous::compat::signal_received(), None);
     let st = handle.stats();
     assert!(!st.serving && st.served == served + 1, "{st:?}");
 }

@@ -50,7 +50,7 @@ fn a_stream_is_in_flight_and_ends_with_its_last_event_at_the_drain() {
     );
     assert_eq!(c.read_end(T), Ending::Eof);
     server.join(T).expect("serve returned").expect("serve");
-    assert_eq!(handle.connections_killed(), 0);
+    assert_eq!(handle.stats().killed, 0);
 }
 
 #[test]
@@ -83,7 +83,7 @@ fn a_stream_that_ignores_the_drain_is_cut_off_at_the_deadline_and_counted() {
     let began = Instant::now();
     server.stop().expect("serve returned at the deadline");
     assert!(began.elapsed() < Duration::from_secs(5));
-    assert_eq!(handle.connections_killed(), 1);
+    assert_eq!(handle.stats().killed, 1);
     gate.open(); // its writes now fail: the closure returns
     wait_until(&handle, |s| s.in_flight == 0, T).expect("the stream ended");
 }
@@ -189,7 +189,7 @@ mod websocket {
             ));
         }
         server.join(T).expect("serve returned").expect("serve");
-        assert_eq!(handle.connections_killed(), 0);
+        assert_eq!(handle.stats().killed, 0);
     }
 
     #[test]
@@ -259,7 +259,7 @@ mod websocket {
         let _c = client(&server);
         assert!(gate.wait_parked(1, T));
         server.stop().expect("serve returned at the deadline");
-        assert_eq!(handle.connections_killed(), 1);
+        assert_eq!(handle.stats().killed, 1);
         gate.open();
         wait_until(&handle, |s| s.hijacked == 0, T).expect("the session ended");
     }

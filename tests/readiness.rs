@@ -13,7 +13,7 @@ use courteous::{Request, Response, Server};
 const T: Duration = Duration::from_secs(10);
 
 fn hello(req: &mut Request) -> Response {
-    if req.draining() {
+    if req.is_draining() {
         Response::text("hello, draining\n")
     } else {
         Response::text("hello\n")
@@ -154,7 +154,7 @@ fn force_close_kills_what_is_left_now() {
     );
     assert!(handle.force_close());
     assert!(server.join(T).expect("serve returned").is_ok());
-    assert_eq!(handle.connections_killed(), 1);
+    assert_eq!(handle.stats().killed, 1);
     assert!(stuck.read_response(T).is_err());
     assert!(!handle.force_close(), "nothing to force once stopped");
     gate.open();
@@ -172,7 +172,7 @@ fn close_within_sets_this_drains_deadline() {
         began.elapsed() < Duration::from_secs(5),
         "the deadline applied"
     );
-    assert_eq!(handle.connections_killed(), 1);
+    assert_eq!(handle.stats().killed, 1);
     assert!(!handle.close_within(Duration::ZERO), "not serving any more");
     gate.open();
 }

@@ -60,7 +60,7 @@ fn signals_start_the_drain_and_are_remembered() {
     );
     raise(Signal::USR1);
     assert!(ts.join(T).expect("serve returned").is_ok());
-    assert_eq!(handle.connections_killed(), 1);
+    assert_eq!(handle.stats().killed, 1);
     gate.open();
     drop(ts);
     drop(handle);
@@ -92,7 +92,7 @@ fn signals_start_the_drain_and_are_remembered() {
         .expect("the held request is answered");
     assert_eq!((resp.status, resp.text().as_str()), (200, "served\n"));
     assert!(ts.join(T).expect("serve returned").is_ok());
-    assert_eq!(handle.connections_killed(), 0, "one signal killed nothing");
+    assert_eq!(handle.stats().killed, 0, "one signal killed nothing");
     assert_eq!(handle.signal_received(), Some(SIGUSR1));
 
     // A signal cannot both close and restart the same server.
@@ -128,15 +128,16 @@ fn signals_start_the_drain_and_are_remembered() {
 
     // The manners-style default server: close_on_interrupt + signal_received,
     // readable after serve returned.
-    courteous::close_on_interrupt(&[SIGUSR2]).expect("install");
+    courteous::compat::close_on_interrupt(&[SIGUSR2]).expect("install");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let serving = std::thread::spawn(move || courteous::serve(listener, |_: &mut Request| "hi\n"));
-    wait_until(&courteous::handle(), |s| s.serving, T).expect("default server serving");
+    let serving =
+        std::thread::spawn(move || courteous::compat::serve(listener, |_: &mut Request| "hi\n"));
+    wait_until(&courteous::compat::handle(), |s| s.serving, T).expect("default server serving");
     raise(Signal::USR2);
     let result = in_thread(move || serving.join())
         .recv_timeout(T)
         .expect("serve returned")
         .expect("no panic");
     assert!(result.is_ok(), "{result:?}");
-    assert_eq!(courteous::signal_received(), Some(SIGUSR2));
+    assert_eq!(courteous::compat::signal_received(), Some(SIGUSR2));
 }

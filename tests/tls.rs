@@ -233,7 +233,7 @@ fn deadline_kills_tls_connections_and_counts_them() {
     assert!(gate.wait_parked(1, T));
     let handle = server.handle();
     server.stop().expect("serve returns at the deadline");
-    assert_eq!(handle.connections_killed(), 1);
+    assert_eq!(handle.stats().killed, 1);
     assert!(
         stuck.read_response(T).is_err(),
         "no response after the kill"
@@ -328,22 +328,26 @@ fn listen_and_serve_tls_serves_the_default_server() {
         .port();
     let (cert, key) = (certs.cert(), certs.key());
     let serving = std::thread::spawn(move || {
-        courteous::listen_and_serve_tls(("127.0.0.1", port), cert, key, hello)
+        courteous::compat::listen_and_serve_tls(("127.0.0.1", port), cert, key, hello)
     });
-    let handle = courteous::handle();
+    let handle = courteous::compat::handle();
     wait_until(&handle, |s| s.listening, T).expect("listening");
     let mut c = certs.raw(SocketAddr::from(([127, 0, 0, 1], port)));
     assert_eq!(c.get("/", T).expect("served").text(), "hello\n");
     drop(c);
-    assert!(courteous::close());
+    assert!(courteous::compat::close());
     let result = in_thread(move || serving.join())
         .recv_timeout(T)
         .expect("serve returned")
         .expect("no panic");
     assert!(result.is_ok(), "{result:?}");
     // A bad key path is an error, not a panic, and leaves the server ready.
-    let bad =
-        courteous::listen_and_serve_tls("127.0.0.1:0", certs.cert(), "/nonexistent/key.pem", hello);
+    let bad = courteous::compat::listen_and_serve_tls(
+        "127.0.0.1:0",
+        certs.cert(),
+        "/nonexistent/key.pem",
+        hello,
+    );
     assert!(matches!(bad, Err(Error::Tls(_))), "{bad:?}");
 }
 

@@ -54,7 +54,7 @@
 //!
 //! The same handlers can serve FastCGI (the responder role), on a Unix
 //! socket ([`Builder::bind_fastcgi`](crate::Builder::bind_fastcgi)) or TCP
-//! ([`Builder::bind_fastcgi_tcp`](crate::Builder::bind_fastcgi_tcp)), with
+//! (`Builder::fastcgi(true)` then [`bind`](crate::Builder::bind)), with
 //! the same drain. To reuse connections nginx needs all three of an
 //! `upstream` block, `keepalive` in it, and `fastcgi_keep_conn on` (which
 //! sets `FCGI_KEEP_CONN` on every request):
@@ -134,8 +134,8 @@
 //! handle.close_on_signals(&[SIGTERM, SIGINT])?;
 //! handle.restart_on_signal(SIGUSR2)?;
 //! server.serve(|_: &mut Request| "hello\n")?;
-//! if handle.connections_killed() > 0 {
-//!     eprintln!("{} connections force-closed", handle.connections_killed());
+//! if handle.stats().killed > 0 {
+//!     eprintln!("{} connections force-closed", handle.stats().killed);
 //! }
 //! # Ok::<(), courteous::Error>(())
 //! ```

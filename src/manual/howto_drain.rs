@@ -10,7 +10,7 @@
 //! # The sequence
 //!
 //! 1. **A close.** [`Handle::close`](crate::Handle::close), the free
-//!    function [`close`](crate::close), a signal registered with
+//!    function [`close`](crate::compat::close), a signal registered with
 //!    [`Handle::close_on_signals`](crate::Handle::close_on_signals), or a
 //!    finished [`restart`](crate::restart). A
 //!    [`before_shutdown`](crate::Builder::before_shutdown) callback, if
@@ -58,7 +58,7 @@
 //! | Idle, active moments ago | [`drain_grace`](crate::Builder::drain_grace) (100 ms from its last response) for its next request | that request answered with `Connection: close` |
 //! | Idle for longer | closed cleanly at once | EOF, never a reset |
 //! | Hijacked | the drain waits until the handler drops the stream; the stream says a drain began | whatever goodbye the handler's protocol has |
-//! | past [`shutdown_timeout`](crate::Builder::shutdown_timeout) | force-closed, counted in [`connections_killed`](crate::Handle::connections_killed) | EOF or reset |
+//! | past [`shutdown_timeout`](crate::Builder::shutdown_timeout) | force-closed, counted in [`Stats::killed`](crate::Stats::killed) | EOF or reset |
 //!
 //! The states are those of [`ConnState`](crate::ConnState), as the
 //! [`on_state`](crate::Builder::on_state) hook reports them.
@@ -216,7 +216,7 @@
 //! from the start of the drain proper (after any drain delay), whatever is
 //! still open when it expires is force-closed: both directions of the
 //! socket are shut down, the client sees EOF or a reset, and the
-//! connection is counted in [`Handle::connections_killed`](crate::Handle::connections_killed)
+//! connection is counted in [`Stats::killed`](crate::Stats::killed)
 //! (and [`Stats::killed`](crate::Stats::killed)). Then `serve` returns.
 //!
 //! A thread cannot be killed safely, so a handler still running at the
@@ -268,7 +268,7 @@
 //! on the closing thread, and may veto the close.
 //!
 //! Handlers can also look for themselves:
-//! [`Request::draining`](crate::Request::draining) and
+//! [`Request::is_draining`](crate::Request::is_draining) and
 //! [`Handle::is_draining`](crate::Handle::is_draining) are true from the
 //! close on.
 //!
@@ -294,14 +294,14 @@
 //! [`HijackedStream`](crate::HijackedStream) (inline in the handler, or on
 //! a thread of its own), a drain waits for it as for a request in flight
 //! ([`Stats::hijacked`](crate::Stats::hijacked) counts them). The stream
-//! says when a drain began ([`draining`](crate::HijackedStream::draining),
+//! says when a drain began ([`is_draining`](crate::HijackedStream::is_draining),
 //! [`wait_draining`](crate::HijackedStream::wait_draining)), so the
 //! session can end the way its protocol ends politely (a WebSocket Close
 //! frame with 1001, a last line, a FIN), and dropping the stream closes
 //! it and lets the drain end. A session that ignores the drain is bounded
 //! by the [`shutdown_timeout`](crate::Builder::shutdown_timeout): the
 //! deadline shuts its socket down (its reads and writes fail) and counts
-//! it in [`connections_killed`](crate::Handle::connections_killed).
+//! it in [`Stats::killed`](crate::Stats::killed).
 //! Without a deadline, a drain waits for it as long as it lasts, as it
 //! would for a long handler.
 //!

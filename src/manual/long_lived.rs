@@ -14,10 +14,10 @@
 //!
 //! | kind | known to the drain as | tells of the drain with | ends with |
 //! |---|---|---|---|
-//! | a [`Response::stream`](crate::Response::stream) | a request in flight | [`BodyWriter::draining`](crate::BodyWriter::draining), [`BodyWriter::wait_draining`](crate::BodyWriter::wait_draining) | its last write, then the chunked end (`0\r\n\r\n`), then `Connection: close`'s FIN |
+//! | a [`Response::stream`](crate::Response::stream) | a request in flight | [`BodyWriter::draining`](crate::BodyWriter::is_draining), [`BodyWriter::wait_draining`](crate::BodyWriter::wait_draining) | its last write, then the chunked end (`0\r\n\r\n`), then `Connection: close`'s FIN |
 //! | a [`Response::reader`](crate::Response::reader) | a request in flight | nothing of its own: the reader may hold a [`Handle`](crate::Handle) and call [`Handle::wait_draining`](crate::Handle::wait_draining) | the reader's end (`Ok(0)`) |
 //! | a WebSocket (`websocket::upgrade`, feature `websocket`) | a hijacked connection ([`Stats::hijacked`](crate::Stats::hijacked)) | its reads return `None`; `WebSocket::draining`, `WebSocket::wait_draining` | a Close frame with code 1001 (Going Away), the peer's Close awaited up to `websocket::CLOSE_TIMEOUT` (1 s), then a FIN |
-//! | any other hijacked connection ([`Request::hijack`](crate::Request::hijack)) | a hijacked connection | [`HijackedStream::draining`](crate::HijackedStream::draining), [`HijackedStream::wait_draining`](crate::HijackedStream::wait_draining) | whatever goodbye its protocol has, then the drop |
+//! | any other hijacked connection ([`Request::hijack`](crate::Request::hijack)) | a hijacked connection | [`HijackedStream::draining`](crate::HijackedStream::is_draining), [`HijackedStream::wait_draining`](crate::HijackedStream::wait_draining) | whatever goodbye its protocol has, then the drop |
 //!
 //! "A drain began" means an accepted close: a
 //! [`drain_delay`](crate::Builder::drain_delay) counts, so streams end while

@@ -30,7 +30,7 @@
 //! assert_eq!(c.drain_head_timeout, secs(1));
 //! assert_eq!(c.linger, Duration::from_millis(500));
 //! assert_eq!(c.drain_delay, Duration::ZERO);
-//! assert_eq!(c.health_path, None);
+//! assert_eq!(c.health_route, None);
 //! assert_eq!(c.unix_mode, 0o660);
 //! assert!(!c.allow_connect);
 //! ```
@@ -197,7 +197,7 @@
 //! widens the quiet margin. Zero closes right after the FIN, at the risk
 //! of resets.
 //!
-//! ## `drain_delay` (none) and `health_path` (none)
+//! ## `drain_delay` (none) and `health_route` (none)
 //!
 //! A readiness drain for load balancers: see
 //! [`Builder::drain_delay`](crate::Builder::drain_delay),
@@ -228,7 +228,7 @@
 //! 5 s and `shutdown_timeout` 20 s. Then the server, not the supervisor,
 //! decides what to cut short: it closes cleanly everything that finished,
 //! force-closes only the requests that overran, and counts them in
-//! [`Handle::connections_killed`](crate::Handle::connections_killed), where
+//! [`Stats::killed`](crate::Stats::killed), where
 //! you can log them.
 //!
 //! ## `unix_mode` (`0o660`)

@@ -1,10 +1,22 @@
-//! manners-style free functions over one process-wide default server.
+//! Compatibility with Go's braintree/manners and tylerb/graceful: their
+//! free functions, over one process-wide default server, under the names
+//! Go users look for (`ListenAndServe`, `ListenAndServeTLS`, `Serve`,
+//! `Close`, `CloseOnInterrupt`, `SignalReceived`), and manners' rule that
+//! an address that is a path (`"/path"` or `"./path"`) means FastCGI on a
+//! Unix socket.
+//!
+//! Everything here has a typed equivalent on [`Server`](crate::Server),
+//! [`Builder`](crate::Builder) and [`Handle`], which new
+//! code should prefer: it can be configured, and more than one server can
+//! run in a process. [`manual::from_go`](crate::manual::from_go) maps each
+//! Go name to both.
 //!
 //! ```no_run
+//! use courteous::compat;
 //! use courteous::{Request, Response};
-//! courteous::close_on_interrupt(courteous::DEFAULT_SIGNALS)?;
-//! courteous::listen_and_serve("127.0.0.1:8080", |_: &mut Request| Response::text("hi\n"))?;
-//! println!("stopped by signal {:?}", courteous::signal_received());
+//! compat::close_on_interrupt(courteous::DEFAULT_SIGNALS)?;
+//! compat::listen_and_serve("127.0.0.1:8080", |_: &mut Request| Response::text("hi\n"))?;
+//! println!("stopped by signal {:?}", compat::signal_received());
 //! # Ok::<(), courteous::Error>(())
 //! ```
 
@@ -46,7 +58,7 @@ fn default_server() -> &'static Arc<ServerState> {
 /// # Examples
 ///
 /// ```
-/// let handle = courteous::handle();
+/// let handle = courteous::compat::handle();
 /// assert!(!handle.stats().serving, "nothing serves yet");
 /// let routine = handle.track(); // manners' StartRoutine
 /// drop(routine); // FinishRoutine
@@ -70,10 +82,10 @@ pub fn handle() -> Handle {
 /// use courteous::Request;
 ///
 /// let serving = std::thread::spawn(|| {
-///     courteous::listen_and_serve("127.0.0.1:0", |_: &mut Request| "hello\n")
+///     courteous::compat::listen_and_serve("127.0.0.1:0", |_: &mut Request| "hello\n")
 /// });
-/// wait_until(&courteous::handle(), |s| s.listening, Duration::from_secs(5)).unwrap();
-/// assert!(courteous::close());
+/// wait_until(&courteous::compat::handle(), |s| s.listening, Duration::from_secs(5)).unwrap();
+/// assert!(courteous::compat::close());
 /// serving.join().unwrap()?;
 /// # Ok::<(), courteous::Error>(())
 /// ```
@@ -81,7 +93,7 @@ pub fn handle() -> Handle {
 /// A FastCGI responder on a Unix socket, as manners does it:
 ///
 /// ```no_run
-/// courteous::listen_and_serve("/run/app/fcgi.sock", |_: &mut courteous::Request| "hello\n")?;
+/// courteous::compat::listen_and_serve("/run/app/fcgi.sock", |_: &mut courteous::Request| "hello\n")?;
 /// # Ok::<(), courteous::Error>(())
 /// ```
 pub fn listen_and_serve(addr: impl ToString, handler: impl Handler) -> Result<(), Error> {
@@ -110,8 +122,8 @@ pub fn listen_and_serve(addr: impl ToString, handler: impl Handler) -> Result<()
 /// # Examples
 ///
 /// ```no_run
-/// courteous::close_on_interrupt(courteous::DEFAULT_SIGNALS)?;
-/// courteous::listen_and_serve_tls(
+/// courteous::compat::close_on_interrupt(courteous::DEFAULT_SIGNALS)?;
+/// courteous::compat::listen_and_serve_tls(
 ///     "0.0.0.0:8443",
 ///     "/etc/app/cert.pem",
 ///     "/etc/app/key.pem",
@@ -121,7 +133,7 @@ pub fn listen_and_serve(addr: impl ToString, handler: impl Handler) -> Result<()
 /// ```
 ///
 /// ```
-/// let result = courteous::listen_and_serve_tls(
+/// let result = courteous::compat::listen_and_serve_tls(
 ///     "127.0.0.1:0",
 ///     "/nonexistent/cert.pem",
 ///     "/nonexistent/key.pem",
@@ -160,7 +172,7 @@ pub fn listen_and_serve_tls(
 ///
 /// let listener = TcpListener::bind("127.0.0.1:0")?;
 /// let addr = listener.local_addr()?;
-/// let serving = std::thread::spawn(move || courteous::serve(listener, |_: &mut Request| "hello\n"));
+/// let serving = std::thread::spawn(move || courteous::compat::serve(listener, |_: &mut Request| "hello\n"));
 ///
 /// let mut conn = TcpStream::connect(addr)?;
 /// conn.write_all(b"GET / HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n")?;
@@ -168,7 +180,7 @@ pub fn listen_and_serve_tls(
 /// conn.read_to_string(&mut response)?;
 /// assert!(response.ends_with("\r\n\r\nhello\n"));
 ///
-/// courteous::close();
+/// courteous::compat::close();
 /// serving.join().unwrap()?;
 /// # Ok::<(), courteous::Error>(())
 /// ```
@@ -188,10 +200,10 @@ pub fn serve(listener: TcpListener, handler: impl Handler) -> Result<(), Error> 
 /// ```
 /// use std::net::TcpListener;
 ///
-/// assert!(courteous::close(), "the first close");
-/// assert!(!courteous::close(), "later ones do nothing");
+/// assert!(courteous::compat::close(), "the first close");
+/// assert!(!courteous::compat::close(), "later ones do nothing");
 /// let listener = TcpListener::bind("127.0.0.1:0")?;
-/// courteous::serve(listener, |_: &mut courteous::Request| "never\n")?; // returns at once
+/// courteous::compat::serve(listener, |_: &mut courteous::Request| "never\n")?; // returns at once
 /// # Ok::<(), courteous::Error>(())
 /// ```
 pub fn close() -> bool {
@@ -208,14 +220,14 @@ pub fn close() -> bool {
 /// use courteous::testing::wait_until;
 /// use courteous::{Request, SIGUSR1};
 ///
-/// courteous::close_on_interrupt(&[SIGUSR1])?; // usually DEFAULT_SIGNALS
+/// courteous::compat::close_on_interrupt(&[SIGUSR1])?; // usually DEFAULT_SIGNALS
 /// let serving = std::thread::spawn(|| {
-///     courteous::listen_and_serve("127.0.0.1:0", |_: &mut Request| "hello\n")
+///     courteous::compat::listen_and_serve("127.0.0.1:0", |_: &mut Request| "hello\n")
 /// });
-/// wait_until(&courteous::handle(), |s| s.listening, Duration::from_secs(5)).unwrap();
+/// wait_until(&courteous::compat::handle(), |s| s.listening, Duration::from_secs(5)).unwrap();
 /// signal_hook::low_level::raise(SIGUSR1)?; // as `kill -USR1 <pid>` would
 /// serving.join().unwrap()?;
-/// assert_eq!(courteous::signal_received(), Some(SIGUSR1));
+/// assert_eq!(courteous::compat::signal_received(), Some(SIGUSR1));
 /// # Ok::<(), courteous::Error>(())
 /// ```
 pub fn close_on_interrupt(signals: &[i32]) -> Result<(), Error> {
@@ -234,9 +246,9 @@ pub fn close_on_interrupt(signals: &[i32]) -> Result<(), Error> {
 /// # Examples
 ///
 /// ```no_run
-/// courteous::close_on_interrupt(courteous::DEFAULT_SIGNALS)?;
-/// courteous::listen_and_serve("127.0.0.1:8080", |_: &mut courteous::Request| "hello\n")?;
-/// match courteous::signal_received() {
+/// courteous::compat::close_on_interrupt(courteous::DEFAULT_SIGNALS)?;
+/// courteous::compat::listen_and_serve("127.0.0.1:8080", |_: &mut courteous::Request| "hello\n")?;
+/// match courteous::compat::signal_received() {
 ///     Some(sig) => println!("stopped by signal {sig}"),
 ///     None => println!("stopped by a call to close()"),
 /// }

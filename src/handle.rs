@@ -496,8 +496,14 @@ impl Handle {
 /// second one during the drain forces it), a restart signal restarts (a
 /// failed restart is logged; the server goes on serving). It holds the
 /// server weakly: a signal after the server is gone ends the thread.
+///
+/// A restart runs on a thread of its own (one at a time): it waits up to
+/// a minute for the new process, and the signal thread must stay free
+/// meanwhile, or a SIGTERM sent then would be seen only after the
+/// restart's own close, as a second signal, and force the drain.
 pub(crate) fn signal_dispatch(shared: &Arc<ServerState>) -> crate::signals::Dispatch {
     let weak = Arc::downgrade(shared);
+    let restarting = Arc::new(std::sync::atomic::AtomicBool::new(false));
     Arc::new(move |sig, purpose| {
         let Some(shared) = weak.upgrade() else {
             return false;
@@ -505,8 +511,26 @@ pub(crate) fn signal_dispatch(shared: &Arc<ServerState>) -> crate::signals::Disp
         match purpose {
             crate::signals::Purpose::Close => shared.on_signal(sig),
             crate::signals::Purpose::Restart => {
-                if let Err(e) = crate::restart::restart_shared(&shared) {
-                    log::error!("courteous: restart failed, still serving: {e}");
+                use std::sync::atomic::Ordering::{AcqRel, Acquire, Release};
+                if restarting
+                    .compare_exchange(false, true, AcqRel, Acquire)
+                    .is_err()
+                {
+                    log::info!("courteous: signal {sig}: a restart is already under way");
+                    return true;
+                }
+                let flag = restarting.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("courteous-restart".into())
+                    .spawn(move || {
+                        if let Err(e) = crate::restart::restart_shared(&shared) {
+                            log::error!("courteous: restart failed, still serving: {e}");
+                        }
+                        flag.store(false, Release);
+                    });
+                if let Err(e) = spawned {
+                    log::error!("courteous: cannot start the restart: {e}");
+                    restarting.store(false, Release);
                 }
             }
         }

@@ -109,11 +109,20 @@ pub(crate) enum Listener {
 #[derive(Debug)]
 pub(crate) struct TcpSocket {
     pub(crate) listener: TcpListener,
-    /// No other descriptor serves this socket (we bound it, or it was
-    /// handed to us by value): at a drain we may stop its handshakes with
-    /// a socket filter. Cleared when a copy is handed out.
-    sole: std::sync::atomic::AtomicBool,
+    /// Whether another descriptor may serve this socket ([`SOLE`],
+    /// [`SHARED`]), or the drain's filter is on ([`REFUSING`]). Changed
+    /// by compare-and-swap: a copy handed out and the filter exclude each
+    /// other.
+    share: std::sync::atomic::AtomicU8,
 }
+
+/// No other descriptor serves the socket (we bound it, or it was handed
+/// to us by value): at a drain we may stop its handshakes with a filter.
+const SOLE: u8 = 0;
+/// A copy was handed out (or it came from systemd): left alone.
+const SHARED: u8 = 1;
+/// The drain's SYN filter is on: no copy may be handed out now.
+const REFUSING: u8 = 2;
 
 impl std::ops::Deref for TcpSocket {
     type Target = TcpListener;
@@ -127,7 +136,7 @@ impl Listener {
     pub(crate) fn owned_tcp(listener: TcpListener) -> Listener {
         Listener::Tcp(TcpSocket {
             listener,
-            sole: true.into(),
+            share: SOLE.into(),
         })
     }
 
@@ -136,7 +145,7 @@ impl Listener {
     pub(crate) fn shared_tcp(listener: TcpListener) -> Listener {
         Listener::Tcp(TcpSocket {
             listener,
-            sole: false.into(),
+            share: SHARED.into(),
         })
     }
 }
@@ -191,9 +200,9 @@ impl Listener {
                 let sock = socket2::SockRef::from(&l.listener);
                 tune_sock(&sock, cfg).and_then(|()| sock.set_write_timeout(Some(cfg.write_timeout)))
             }
-            Listener::Unix(u) => {
-                socket2::SockRef::from(&u.listener).set_write_timeout(Some(cfg.write_timeout))
-            }
+            // Linux copies no socket option from a Unix listener to the
+            // sockets it accepts: each connection gets its write timeout.
+            Listener::Unix(_) => return false,
         };
         match applied {
             Ok(()) => true,
@@ -220,7 +229,11 @@ impl Listener {
     pub(crate) fn refuse_new(&self) -> Option<Duration> {
         match self {
             Listener::Tcp(l) => {
-                if !l.sole.load(std::sync::atomic::Ordering::Acquire) {
+                use std::sync::atomic::Ordering::{AcqRel, Acquire};
+                if l.share
+                    .compare_exchange(SOLE, REFUSING, AcqRel, Acquire)
+                    .is_err()
+                {
                     return None;
                 }
                 match stop_syns(&l.listener) {
@@ -240,6 +253,21 @@ impl Listener {
                 }
                 let _ = std::fs::remove_file(&u.path);
                 Some(UNIX_LAST_PASS)
+            }
+        }
+    }
+
+    /// The end of the drain's last pass: takes the SYN filter off again,
+    /// just before our descriptor closes. The filter belongs to the socket,
+    /// not to the descriptor, so a copy kept somewhere we did not know of
+    /// (a clone the user made before handing us the socket) would
+    /// otherwise go on dropping every SYN.
+    pub(crate) fn end_refusal(&self) {
+        if let Listener::Tcp(l) = self {
+            if l.share.load(std::sync::atomic::Ordering::Acquire) == REFUSING {
+                if let Err(e) = socket2::SockRef::from(&l.listener).detach_filter() {
+                    log::debug!("courteous: cannot detach the handshake filter: {e}");
+                }
             }
         }
     }
@@ -270,8 +298,14 @@ impl Listener {
     pub(crate) fn try_clone_fd(&self) -> io::Result<std::os::fd::OwnedFd> {
         match self {
             Listener::Tcp(l) => {
-                l.sole.store(false, std::sync::atomic::Ordering::Release);
-                Ok(l.listener.try_clone()?.into())
+                use std::sync::atomic::Ordering::{AcqRel, Acquire};
+                match l.share.compare_exchange(SOLE, SHARED, AcqRel, Acquire) {
+                    Ok(_) | Err(SHARED) => Ok(l.listener.try_clone()?.into()),
+                    Err(_) => Err(io::Error::new(
+                        io::ErrorKind::NotConnected,
+                        "the listener is closing",
+                    )),
+                }
             }
             Listener::Unix(u) => {
                 u.remove_on_close

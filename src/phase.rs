@@ -171,6 +171,9 @@ impl Phase {
             Kind::Delaying | Kind::Draining => Err(NotReady::Draining),
             Kind::Ready if self.close_pending => {
                 self.close_pending = false;
+                // That close was this run's: a later one, before the next
+                // serve, belongs to it too.
+                self.after_drain = true;
                 Ok(Begin::ClosedFirst)
             }
             Kind::Ready => {
@@ -320,6 +323,11 @@ mod tests {
         assert_eq!(p.signal(), Some(15));
         assert_eq!(p.begin_serving(), Ok(Begin::ClosedFirst));
         assert_eq!(p.kind(), Kind::Ready);
+        assert_eq!(
+            p.close(now, None, NO_DELAY),
+            Close::Already,
+            "a close after that serve returned belongs to its run"
+        );
         assert_eq!(p.begin_serving(), Ok(Begin::Serve), "pending was used up");
     }
 

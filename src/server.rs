@@ -439,21 +439,50 @@ fn accept_loop(ctx: &AcceptCtx<'_>, listener: &Listener, waker: &Waker) {
     // answered), rather than reset when the listener closes. New ones are
     // refused first, so that none completes after the last pass.
     let quiet = listener.refuse_new();
-    loop {
-        while let Ok(a) = listener.accept() {
-            dispatch(ctx, a);
+    // Out of descriptors (EMFILE), the queue stays readable and accept
+    // keeps failing: the pass waits a moment between tries, never spins,
+    // and ends at this bound whatever happens.
+    let bound = Instant::now() + LAST_PASS_BOUND;
+    'pass: loop {
+        loop {
+            match listener.accept() {
+                Ok(a) => dispatch(ctx, a),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted
+                            | io::ErrorKind::ConnectionAborted
+                            | io::ErrorKind::ConnectionReset
+                    ) => {}
+                Err(e) => {
+                    log::warn!("courteous: accept failed in the last pass: {e}");
+                    let retry = Instant::now() + Duration::from_millis(5);
+                    if retry >= bound {
+                        break 'pass;
+                    }
+                    if let Ok(Ready::Readable) = wait_readable(waker, None, Some(retry)) {
+                        waker.drain();
+                    }
+                }
+            }
         }
         let Some(quiet) = quiet.filter(|q| !q.is_zero()) else {
             break;
         };
         // A handshake under way when the filter went on completes within
         // a round trip: the pass ends once nothing new came for `quiet`.
-        match wait_readable(listener, None, Some(Instant::now() + quiet)) {
-            Ok(Ready::Readable) => {}
+        let until = (Instant::now() + quiet).min(bound);
+        match wait_readable(listener, None, Some(until)) {
+            Ok(Ready::Readable) if Instant::now() < bound => {}
             _ => break,
         }
     }
+    listener.end_refusal();
 }
+
+/// The longest the last accept pass of a drain may take.
+const LAST_PASS_BOUND: Duration = Duration::from_millis(500);
 
 fn dispatch(ctx: &AcceptCtx<'_>, mut a: Accepted) {
     let shared = ctx.shared;

@@ -103,8 +103,9 @@ impl Table {
 
 impl Drop for Table {
     fn drop(&mut self) {
-        // Ends the signal thread; signal-hook restores the disposition
-        // once no handler is left for a signal.
+        // Ends the signal thread. signal-hook does not restore the
+        // default disposition: its handler stays installed, and a signal
+        // that no one handles any more does nothing.
         if let Some(h) = self.handle.take() {
             h.close();
         }

@@ -410,10 +410,18 @@ impl ServerState {
             let spawned = std::thread::Builder::new()
                 .name("courteous-on-shutdown".into())
                 .spawn(move || {
-                    hook();
-                    if let Some(shared) = weak.upgrade() {
-                        shared.routine_finished();
+                    // Finished on every path, a panicking hook's too: a
+                    // routine left counted would hold every later drain.
+                    struct Finish(std::sync::Weak<ServerState>);
+                    impl Drop for Finish {
+                        fn drop(&mut self) {
+                            if let Some(shared) = self.0.upgrade() {
+                                shared.routine_finished();
+                            }
+                        }
                     }
+                    let _finish = Finish(weak);
+                    hook();
                 });
             match spawned {
                 Ok(_) => std::mem::forget(guard),
@@ -469,7 +477,8 @@ impl ServerState {
         for e in &left {
             let _ = e.stream.shutdown(Shutdown::Both);
         }
-        for e in &left {
+        // Hijacked is the hook's last word on a connection, even a killed one.
+        for e in left.iter().filter(|e| e.state != ConnState::Hijacked) {
             self.report(&e.info, e.state, ConnState::Closed);
         }
         killed

@@ -54,7 +54,7 @@ const CLOSING: u8 = 11;
 
 /// Reads the connection's state; fails on a socket that is not TCP (or
 /// off Linux).
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
 pub(crate) fn after_fin(socket: &impl AsFd) -> io::Result<AfterFin> {
     let fd = socket.as_fd();
     let mut info = std::mem::MaybeUninit::<libc::tcp_info>::zeroed();
@@ -109,11 +109,11 @@ pub(crate) fn after_fin(socket: &impl AsFd) -> io::Result<AfterFin> {
     })
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(not(all(target_os = "linux", any(target_env = "gnu", target_env = "musl"))))]
 pub(crate) fn after_fin(_socket: &impl AsFd) -> io::Result<AfterFin> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
-        "TCP_INFO is read on Linux only",
+        "TCP_INFO is read on Linux (glibc or musl) only",
     ))
 }
 

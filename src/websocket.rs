@@ -424,6 +424,17 @@ struct Wire {
 impl Read for Wire {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
+            // A peer that keeps sending after our Close cannot hold the
+            // closing handshake past its bound.
+            if self
+                .closing_until
+                .is_some_and(|until| Instant::now() >= until)
+            {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no Close frame from the peer in time",
+                ));
+            }
             let timeout = self.closing_until.map(|until| {
                 let left = until.saturating_duration_since(Instant::now());
                 Timespec::try_from(left).unwrap_or(Timespec {

@@ -456,3 +456,59 @@ fn a_connection_queued_before_serve_gets_the_write_timeout_too() {
     drop(stalled);
     server.stop().expect("serve returned");
 }
+
+/// Linux copies no option from a Unix listener to the sockets it
+/// accepts: each Unix connection gets the write timeout itself, so a
+/// client behind a Unix socket that stops reading cannot hold a worker.
+#[test]
+fn a_unix_connection_gets_the_write_timeout_too() {
+    let dir = courteous::testing::TempDir::new("promise-unix-timeout");
+    let path = dir.join("s.sock");
+    let server = Server::builder()
+        .workers(1)
+        .write_timeout(Duration::from_millis(200))
+        .bind_unix(&path)
+        .expect("bind");
+    let server = TestServer::serve(server, |_: &mut Request| Response::reader(Endless));
+    let handle = server.handle();
+    let mut stalled = RawClient::connect_unix(&path).expect("connect");
+    stalled
+        .send(b"GET /endless HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    wait_until(&handle, |s| s.accepted == 1, T).expect("accepted");
+    wait_until(&handle, |s| s.in_flight == 0 && s.connections == 0, T)
+        .expect("the write timeout freed the worker");
+    drop(stalled);
+    server.stop().expect("serve returned");
+}
+
+/// An `on_shutdown` hook that panics still finishes its routine: the
+/// drain does not wait for it for ever.
+#[test]
+fn a_panicking_shutdown_hook_does_not_hold_the_drain() {
+    let builder = Server::builder().on_shutdown(|| panic!("a hook that fails"));
+    let mut server = TestServer::start(builder, hello);
+    let handle = server.handle();
+    assert!(handle.close());
+    server.join(T).expect("serve returned").expect("serve ok");
+    assert_eq!(handle.stats().routines, 0);
+}
+
+/// The drain's SYN filter belongs to the socket, not to our descriptor: it
+/// is taken off before the close, so a copy of the socket kept elsewhere
+/// (here, a clone made before handing the listener over) still completes
+/// handshakes after the drain.
+#[test]
+fn a_listener_kept_elsewhere_still_accepts_after_the_drain() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let kept = listener.try_clone().expect("clone");
+    let server = Server::from_listener(listener).expect("server");
+    let server = TestServer::serve(server, hello);
+    server.stop().expect("serve returned");
+    let client = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .expect("the kept socket completes the handshake");
+    kept.set_nonblocking(false).expect("blocking");
+    let (accepted, _) = kept.accept().expect("the kept socket accepts it");
+    drop((client, accepted));
+}

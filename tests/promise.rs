@@ -16,7 +16,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use courteous::testing::{in_thread, wait_until, Ending, Gate, RawClient, TestServer};
-use courteous::{Request, Response, Server};
+use courteous::{Builder, Request, Response, Server};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -431,30 +431,46 @@ impl Read for Endless {
     }
 }
 
-/// A connection the kernel completed before `serve` tuned the listener
-/// (queued since the bind) did not inherit the per-connection options:
-/// without its write timeout a client that stops reading held a worker
-/// for good. The accept loop tunes such connections itself.
-#[test]
-fn a_connection_queued_before_serve_gets_the_write_timeout_too() {
-    let server = Server::builder()
+/// One worker and a short write timeout: a client that stops reading would
+/// hold the server but for the timeout.
+fn one_worker_with_a_write_timeout() -> Builder {
+    Server::builder()
         .workers(1)
         .write_timeout(Duration::from_millis(200))
-        .bind("127.0.0.1:0")
-        .expect("bind");
-    let addr = server.local_addr().expect("TCP");
-    // Connected (and queued by the kernel) before serve begins.
-    let mut stalled = RawClient::connect(addr).expect("connect");
-    stalled
-        .send(b"GET /endless HTTP/1.1\r\nHost: t\r\n\r\n")
-        .expect("send");
-    let server = TestServer::serve(server, |_: &mut Request| Response::reader(Endless));
+}
+
+/// A request for a body that never ends.
+const GET_ENDLESS: &[u8] = b"GET /endless HTTP/1.1\r\nHost: t\r\n\r\n";
+
+fn serve_endless(server: Server) -> TestServer {
+    TestServer::serve(server, |_: &mut Request| Response::reader(Endless))
+}
+
+/// The stalled client's connection is accepted, then the write timeout
+/// ends it and frees the only worker.
+fn assert_the_write_timeout_frees_the_worker(server: TestServer, stalled: impl Sized) {
     let handle = server.handle();
     wait_until(&handle, |s| s.accepted == 1, T).expect("accepted");
     wait_until(&handle, |s| s.in_flight == 0 && s.connections == 0, T)
         .expect("the write timeout freed the worker");
     drop(stalled);
     server.stop().expect("serve returned");
+}
+
+/// A connection the kernel completed before `serve` tuned the listener
+/// (queued since the bind) did not inherit the per-connection options:
+/// without its write timeout a client that stops reading held a worker
+/// for good. The accept loop tunes such connections itself.
+#[test]
+fn a_connection_queued_before_serve_gets_the_write_timeout_too() {
+    let server = one_worker_with_a_write_timeout()
+        .bind("127.0.0.1:0")
+        .expect("bind");
+    let addr = server.local_addr().expect("TCP");
+    // Connected (and queued by the kernel) before serve begins.
+    let mut stalled = RawClient::connect(addr).expect("connect");
+    stalled.send(GET_ENDLESS).expect("send");
+    assert_the_write_timeout_frees_the_worker(serve_endless(server), stalled);
 }
 
 /// Linux copies no option from a Unix listener to the sockets it
@@ -464,22 +480,13 @@ fn a_connection_queued_before_serve_gets_the_write_timeout_too() {
 fn a_unix_connection_gets_the_write_timeout_too() {
     let dir = courteous::testing::TempDir::new("promise-unix-timeout");
     let path = dir.join("s.sock");
-    let server = Server::builder()
-        .workers(1)
-        .write_timeout(Duration::from_millis(200))
+    let server = one_worker_with_a_write_timeout()
         .bind_unix(&path)
         .expect("bind");
-    let server = TestServer::serve(server, |_: &mut Request| Response::reader(Endless));
-    let handle = server.handle();
+    let server = serve_endless(server);
     let mut stalled = RawClient::connect_unix(&path).expect("connect");
-    stalled
-        .send(b"GET /endless HTTP/1.1\r\nHost: t\r\n\r\n")
-        .expect("send");
-    wait_until(&handle, |s| s.accepted == 1, T).expect("accepted");
-    wait_until(&handle, |s| s.in_flight == 0 && s.connections == 0, T)
-        .expect("the write timeout freed the worker");
-    drop(stalled);
-    server.stop().expect("serve returned");
+    stalled.send(GET_ENDLESS).expect("send");
+    assert_the_write_timeout_frees_the_worker(server, stalled);
 }
 
 /// An `on_shutdown` hook that panics still finishes its routine: the

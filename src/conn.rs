@@ -217,6 +217,18 @@ impl Conn {
     }
 }
 
+#[cfg(test)]
+impl Conn {
+    /// For unit tests: a new HTTP/1.1 connection over one end of a Unix
+    /// socket pair; the other end is the peer.
+    pub(crate) fn accept_pair(shared: &Arc<ServerState>) -> (Conn, std::os::unix::net::UnixStream) {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let info = ConnInfo::bare(shared.next_conn_id());
+        let conn = Conn::accept(shared, Stream::Unix(ours), info, None, Protocol::Http1);
+        (conn, theirs)
+    }
+}
+
 impl Drop for Conn {
     /// → Closed (the registration ends), unless hijacked: then the
     /// [`Hijack`] ends it.
@@ -336,16 +348,7 @@ mod tests {
     }
 
     fn accept(shared: &Arc<ServerState>) -> (Conn, UnixStream) {
-        let (ours, theirs) = UnixStream::pair().unwrap();
-        let info = ConnInfo {
-            id: shared.next_conn_id(),
-            peer: None,
-            local: None,
-            cred: None,
-            tls: false,
-        };
-        let conn = Conn::accept(shared, Stream::Unix(ours), info, None, Protocol::Http1);
-        (conn, theirs)
+        Conn::accept_pair(shared)
     }
 
     fn reports(log: &Log) -> Vec<(ConnState, ConnState)> {

@@ -114,6 +114,20 @@ pub struct ConnInfo {
     pub(crate) tls: bool,
 }
 
+#[cfg(test)]
+impl ConnInfo {
+    /// A connection known by its id only, for unit tests.
+    pub(crate) fn bare(id: u64) -> ConnInfo {
+        ConnInfo {
+            id,
+            peer: None,
+            local: None,
+            cred: None,
+            tls: false,
+        }
+    }
+}
+
 impl ConnInfo {
     /// A number unique to this connection within the process (across
     /// servers and `serve` calls): a key for per-connection bookkeeping.

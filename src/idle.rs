@@ -711,8 +711,7 @@ fn discard_input(conn: &Conn) -> Input {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::conn_info::{ConnInfo, ConnState};
-    use crate::net::{Protocol, Stream};
+    use crate::conn_info::ConnState;
     use crate::state::ServerState;
 
     thread_local! {
@@ -727,15 +726,7 @@ mod tests {
         let shared = ServerState::new(Config::default());
         let _closed = shared.begin_serving(Vec::new()).unwrap().unwrap();
         let idle = Arc::new(IdleSet::new(Arc::new(Waker::new().unwrap()), 2).unwrap());
-        let (ours, _theirs) = std::os::unix::net::UnixStream::pair().unwrap();
-        let info = ConnInfo {
-            id: shared.next_conn_id(),
-            peer: None,
-            local: None,
-            cred: None,
-            tls: false,
-        };
-        let mut conn = Conn::accept(&shared, Stream::Unix(ours), info, None, Protocol::Http1);
+        let (mut conn, _theirs) = Conn::accept_pair(&shared);
         // Kept alive after a response: outside a drain it may wait the idle
         // timeout (60 s), longer than the timer thread's heartbeat.
         let flight = crate::conn::InFlight::start(&shared, &mut conn);

@@ -120,13 +120,7 @@ mod tests {
     }
 
     fn info(id: u64) -> Arc<ConnInfo> {
-        Arc::new(ConnInfo {
-            id,
-            peer: None,
-            local: None,
-            cred: None,
-            tls: false,
-        })
+        Arc::new(ConnInfo::bare(id))
     }
 
     #[test]

@@ -35,7 +35,8 @@ use crate::tls::Pem;
 /// # Examples
 ///
 /// The setters that only store a number (those without an example of
-/// their own) all work alike; here they all are:
+/// their own) all work alike; here they all are. Those of a setting that
+/// can be off take a plain value or an `Option`: `None` turns it off.
 ///
 /// ```
 /// use std::time::Duration;
@@ -43,9 +44,9 @@ use crate::tls::Pem;
 /// let secs = Duration::from_secs;
 /// let builder = courteous::Server::builder()
 ///     .backlog(512)
-///     .tcp_keepalive(Some(secs(30)))
-///     .tcp_keepalive_interval(Some(secs(10)))
-///     .tcp_keepalive_retries(Some(3))
+///     .tcp_keepalive(secs(30))
+///     .tcp_keepalive_interval(secs(10))
+///     .tcp_keepalive_retries(3)
 ///     .header_read_timeout(secs(5))
 ///     .idle_timeout(secs(75))
 ///     .read_timeout(secs(10))
@@ -54,14 +55,17 @@ use crate::tls::Pem;
 ///     .max_headers(50)
 ///     .max_uri_bytes(2048)
 ///     .max_discard_bytes(64 * 1024)
-///     .max_body_bytes(Some(1 << 20))
+///     .max_body_bytes(1 << 20)
 ///     .max_requests_per_conn(None)
 ///     .drain_grace(Duration::from_millis(200))
 ///     .drain_head_timeout(Duration::from_millis(500))
 ///     .linger(Duration::from_millis(250));
-/// assert_eq!(builder.config().idle_timeout, secs(75));
+/// assert_eq!(builder.config().timeouts().idle(), secs(75));
+/// assert_eq!(builder.config().socket().tcp_keepalive(), Some(secs(30)));
+/// let builder = builder.tcp_keepalive(None); // probes off
+/// assert_eq!(builder.config().socket().tcp_keepalive(), None);
 /// let server = builder.bind("127.0.0.1:0")?;
-/// assert_eq!(server.config().max_requests_per_conn, None);
+/// assert_eq!(server.config().limits().max_requests_per_conn(), None);
 /// # Ok::<(), courteous::Error>(())
 /// ```
 #[derive(Debug, Clone, Default)]
@@ -70,11 +74,22 @@ pub struct Builder {
     config: Config,
 }
 
+/// A setter that stores its value in one field of the configuration:
+/// `name => group.field: Type`, or `name => group.field: optional Type`
+/// for a setting that `None` clears (the setter takes
+/// `impl Into<Option<Type>>`, so a plain value needs no `Some`).
 macro_rules! setter {
-    ($(#[$doc:meta])* $name:ident: $ty:ty) => {
+    ($(#[$doc:meta])* $name:ident => $($field:ident).+ : optional $ty:ty) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: impl Into<Option<$ty>>) -> Self {
+            self.config.$($field).+ = value.into();
+            self
+        }
+    };
+    ($(#[$doc:meta])* $name:ident => $($field:ident).+ : $ty:ty) => {
         $(#[$doc])*
         pub fn $name(mut self, value: $ty) -> Self {
-            self.config.$name = value;
+            self.config.$($field).+ = value;
             self
         }
     };
@@ -88,7 +103,7 @@ impl Builder {
     ///
     /// ```
     /// let builder = courteous::Builder::new();
-    /// assert_eq!(builder.config().idle_timeout, courteous::Config::default().idle_timeout);
+    /// assert_eq!(builder.config().timeouts(), courteous::Config::default().timeouts());
     /// ```
     pub fn new() -> Builder {
         Builder::default()
@@ -108,8 +123,8 @@ impl Builder {
     /// use courteous::Builder;
     ///
     /// // Handlers that wait on a slow upstream: more requests at once.
-    /// assert_eq!(Builder::new().workers(512).config().workers, 512);
-    /// assert_eq!(Builder::new().workers(0).config().workers, 1, "at least one");
+    /// assert_eq!(Builder::new().workers(512).config().workers(), 512);
+    /// assert_eq!(Builder::new().workers(0).config().workers(), 1, "at least one");
     /// ```
     pub fn workers(mut self, n: usize) -> Self {
         self.config.workers = n.max(1);
@@ -125,8 +140,8 @@ impl Builder {
     /// ```
     /// use courteous::Builder;
     ///
-    /// assert_eq!(Builder::new().queue_depth(64).config().queue_depth, 64);
-    /// assert_eq!(Builder::new().queue_depth(0).config().queue_depth, 1, "at least one");
+    /// assert_eq!(Builder::new().queue_depth(64).config().queue_depth(), 64);
+    /// assert_eq!(Builder::new().queue_depth(0).config().queue_depth(), 1, "at least one");
     /// ```
     pub fn queue_depth(mut self, n: usize) -> Self {
         self.config.queue_depth = n.max(1);
@@ -135,68 +150,71 @@ impl Builder {
 
     setter!(
         /// `listen(2)` backlog for sockets the server binds (default 1024).
-        backlog: i32
+        backlog => socket.backlog: i32
     );
     setter!(
         /// TCP keepalive idle time (default 60 s); `None` disables keepalive.
-        tcp_keepalive: Option<Duration>
+        tcp_keepalive => socket.tcp_keepalive: optional Duration
     );
     setter!(
-        /// TCP keepalive probe interval (default 15 s).
-        tcp_keepalive_interval: Option<Duration>
+        /// TCP keepalive probe interval (default 15 s); `None` leaves the
+        /// system's.
+        tcp_keepalive_interval => socket.tcp_keepalive_interval: optional Duration
     );
     setter!(
-        /// TCP keepalive probes before the peer is dropped (default 4).
-        tcp_keepalive_retries: Option<u32>
+        /// TCP keepalive probes before the peer is dropped (default 4);
+        /// `None` leaves the system's.
+        tcp_keepalive_retries => socket.tcp_keepalive_retries: optional u32
     );
     setter!(
         /// Time to receive a whole request head (default 10 s); then 408.
-        header_read_timeout: Duration
+        header_read_timeout => timeouts.header_read: Duration
     );
     setter!(
         /// Time a kept-alive connection may idle between requests (default 60 s).
-        idle_timeout: Duration
+        idle_timeout => timeouts.idle: Duration
     );
     setter!(
         /// Time one read of a request body may wait (default 30 s).
-        read_timeout: Duration
+        read_timeout => timeouts.read: Duration
     );
     setter!(
         /// Time one write may block on a slow reader (default 30 s).
-        write_timeout: Duration
+        write_timeout => timeouts.write: Duration
     );
     setter!(
         /// Largest request head in bytes (default 64 KiB); 431 beyond.
-        max_header_bytes: usize
+        max_header_bytes => limits.max_header_bytes: usize
     );
     setter!(
         /// Most header fields in a request (default 100); 431 beyond.
-        max_headers: usize
+        max_headers => limits.max_headers: usize
     );
     setter!(
         /// Longest request target in bytes (default 8 KiB); 414 beyond.
-        max_uri_bytes: usize
+        max_uri_bytes => limits.max_uri_bytes: usize
     );
     setter!(
         /// Unread body discarded to keep a connection alive (default 256 KiB).
-        max_discard_bytes: u64
+        max_discard_bytes => limits.max_discard_bytes: u64
     );
     setter!(
         /// Largest request body (default 16 MiB); `None` for no limit.
-        max_body_bytes: Option<u64>
+        max_body_bytes => limits.max_body_bytes: optional u64
     );
     setter!(
-        /// Requests per connection before it is closed (default 10,000).
-        max_requests_per_conn: Option<u64>
+        /// Requests per connection before it is closed (default 10,000);
+        /// `None` for no cap.
+        max_requests_per_conn => limits.max_requests_per_conn: optional u64
     );
     setter!(
         /// Drain grace for connections that were active just before the
         /// drain (default 100 ms, counted from their last response).
-        drain_grace: Duration
+        drain_grace => drain.grace: Duration
     );
     setter!(
         /// Bound on completing a half-received head during a drain (default 1 s).
-        drain_head_timeout: Duration
+        drain_head_timeout => drain.head_timeout: Duration
     );
     setter!(
         /// The longest a closing connection keeps reading the peer after
@@ -206,7 +224,7 @@ impl Builder {
         /// times, at least a fiftieth of this bound (10 ms by default). A
         /// peer that sends after our FIN keeps it until its own FIN. Zero
         /// closes right after the FIN, at the risk of resets.
-        linger: Duration
+        linger => drain.linger: Duration
     );
 
     /// Force-close whatever is still open this long after a drain begins,
@@ -244,11 +262,11 @@ impl Builder {
     ///
     /// // `None` takes it back: a drain waits for every request.
     /// let patient = Server::builder().shutdown_timeout(Duration::from_secs(5)).shutdown_timeout(None);
-    /// assert_eq!(patient.config().shutdown_timeout, None);
+    /// assert_eq!(patient.config().drain().timeout(), None);
     /// # Ok::<(), courteous::Error>(())
     /// ```
     pub fn shutdown_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
-        self.config.shutdown_timeout = timeout.into();
+        self.config.drain.timeout = timeout.into();
         self
     }
 
@@ -300,7 +318,7 @@ impl Builder {
     /// use std::time::Duration;
     ///
     /// let builder = courteous::Builder::new().linger(Duration::ZERO);
-    /// assert_eq!(builder.config().linger, Duration::ZERO);
+    /// assert_eq!(builder.config().drain().linger(), Duration::ZERO);
     /// ```
     pub fn config(&self) -> &Config {
         &self.config
@@ -416,13 +434,14 @@ impl Builder {
     /// # Ok::<(), courteous::Error>(())
     /// ```
     pub fn drain_delay(mut self, delay: Duration) -> Self {
-        self.config.drain_delay = delay;
+        self.config.drain.delay = delay;
         self
     }
 
     /// Answers `GET`/`HEAD` on `path` in the server itself: `200 ok` while
     /// serving, `503 draining` once closed (during a drain delay too).
     /// Other methods on the path, and other paths, go to the handler.
+    /// `None` (the default) answers no path itself.
     ///
     /// # Examples
     ///
@@ -439,12 +458,16 @@ impl Builder {
     /// let resp = client.get("/healthz", Duration::from_secs(5)).unwrap();
     /// assert_eq!((resp.status, resp.text().as_str()), (200, "ok\n"));
     /// server.stop()?;
+    ///
+    /// // `None` takes it back: every path goes to the handler.
+    /// let plain = Server::builder().health_route("/healthz").health_route(None);
+    /// assert_eq!(plain.config().drain().health_route(), None);
     /// # Ok::<(), courteous::Error>(())
     /// ```
     ///
     /// [`drain_delay`](Builder::drain_delay) shows it failing during a drain.
-    pub fn health_route(mut self, path: impl Into<String>) -> Self {
-        self.config.health_route = Some(path.into());
+    pub fn health_route<'a>(mut self, path: impl Into<Option<&'a str>>) -> Self {
+        self.config.drain.health_route = path.into().map(str::to_owned);
         self
     }
 
@@ -617,7 +640,7 @@ impl Builder {
     /// # Ok::<(), courteous::Error>(())
     /// ```
     pub fn unix_mode(mut self, mode: u32) -> Self {
-        self.config.unix_mode = mode;
+        self.config.socket.unix_mode = mode;
         self
     }
 
@@ -641,7 +664,7 @@ impl Builder {
     /// # Ok::<(), courteous::Error>(())
     /// ```
     pub fn bind(self, addr: impl ToSocketAddrs + fmt::Debug) -> Result<Server, Error> {
-        let listener = crate::net::bind_any(addr, self.config.backlog)?;
+        let listener = crate::net::bind_any(addr, self.config.socket.backlog)?;
         Server::new(self.config, Listener::owned_tcp(listener), Protocol::Http1)
     }
 
@@ -671,11 +694,15 @@ impl Builder {
     /// ```
     pub fn bind_unix(self, path: impl AsRef<Path>) -> Result<Server, Error> {
         let path = path.as_ref();
-        let socket = crate::net::bind_unix(path, self.config.unix_mode, self.config.backlog)
-            .map_err(|e| Error::Bind {
-                addr: path.display().to_string(),
-                source: e,
-            })?;
+        let socket = crate::net::bind_unix(
+            path,
+            self.config.socket.unix_mode,
+            self.config.socket.backlog,
+        )
+        .map_err(|e| Error::Bind {
+            addr: path.display().to_string(),
+            source: e,
+        })?;
         Server::new(self.config, Listener::Unix(socket), Protocol::Http1)
     }
 
@@ -729,7 +756,7 @@ impl Builder {
     /// let server = courteous::Server::builder()
     ///     .fastcgi(true)
     ///     .bind_unix(dir.join("fcgi.sock"))?;
-    /// assert!(server.config().fastcgi);
+    /// assert!(server.config().fastcgi());
     /// # drop(server); std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -860,7 +887,7 @@ impl Server {
     ///     .workers(8)
     ///     .shutdown_timeout(Duration::from_secs(5))
     ///     .bind("127.0.0.1:0")?;
-    /// assert_eq!(server.config().workers, 8);
+    /// assert_eq!(server.config().workers(), 8);
     /// # Ok::<(), courteous::Error>(())
     /// ```
     pub fn builder() -> Builder {

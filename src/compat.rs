@@ -102,16 +102,20 @@ pub fn listen_and_serve(addr: impl ToString, handler: impl Handler) -> Result<()
     if addr.starts_with('/') || addr.starts_with('.') {
         let path = Path::new(&addr);
         return crate::server::serve_on(shared, Arc::new(handler), &FASTCGI, || {
-            crate::net::bind_unix(path, shared.config.unix_mode, shared.config.backlog)
-                .map(Listener::Unix)
-                .map_err(|e| Error::Bind {
-                    addr: addr.clone(),
-                    source: e,
-                })
+            crate::net::bind_unix(
+                path,
+                shared.config.socket.unix_mode,
+                shared.config.socket.backlog,
+            )
+            .map(Listener::Unix)
+            .map_err(|e| Error::Bind {
+                addr: addr.clone(),
+                source: e,
+            })
         });
     }
     crate::server::serve_on(shared, Arc::new(handler), &HTTP, || {
-        crate::net::bind_any(addr.as_str(), shared.config.backlog).map(Listener::owned_tcp)
+        crate::net::bind_any(addr.as_str(), shared.config.socket.backlog).map(Listener::owned_tcp)
     })
 }
 
@@ -157,7 +161,7 @@ pub fn listen_and_serve_tls(
     };
     let shared = default_server();
     crate::server::serve_on(shared, Arc::new(handler), &endpoint, || {
-        crate::net::bind_any(addr, shared.config.backlog).map(Listener::owned_tcp)
+        crate::net::bind_any(addr, shared.config.socket.backlog).map(Listener::owned_tcp)
     })
 }
 

@@ -171,11 +171,11 @@ impl Conn {
     pub(crate) fn wait_deadline(&self, draining: bool) -> Instant {
         let cfg = &self.shared.config;
         let base = match self.state {
-            ConnState::New => self.last_active + cfg.header_read_timeout,
-            _ => self.last_active + cfg.idle_timeout,
+            ConnState::New => self.last_active + cfg.timeouts.header_read,
+            _ => self.last_active + cfg.timeouts.idle,
         };
         if draining {
-            base.min(self.last_active + cfg.drain_grace)
+            base.min(self.last_active + cfg.drain.grace)
         } else {
             base
         }

@@ -143,7 +143,7 @@ pub(crate) fn respond(
 /// The built-in health route, when configured and asked for: `200 ok`
 /// while serving, `503 draining` from the close on.
 fn health_check(shared: &ServerState, req: &Request<'_>) -> Option<Response> {
-    let path = shared.config.health_route.as_deref()?;
+    let path = shared.config.drain.health_route.as_deref()?;
     if req.uri().path() != path || !(req.method() == Method::GET || req.method() == Method::HEAD) {
         return None;
     }

@@ -351,7 +351,7 @@ impl IdleSet {
 
     fn close_with(&self, mut conn: Conn, wait: bool) {
         conn.close_write(wait);
-        let linger = conn.shared().config.linger;
+        let linger = conn.shared().config.drain.linger;
         if linger.is_zero() || discard_input(&conn) == Input::Closed {
             return;
         }
@@ -732,7 +732,7 @@ mod tests {
         let flight = crate::conn::InFlight::start(&shared, &mut conn);
         flight.finish(&mut conn, true);
         assert_eq!(conn.state(), ConnState::Idle);
-        let drain_deadline = conn.last_active() + shared.config.drain_grace;
+        let drain_deadline = conn.last_active() + shared.config.drain.grace;
 
         // The drain begins, and the timer thread looks at the (empty) set, just
         // as this connection is about to park.

@@ -60,7 +60,7 @@
 mod addr;
 mod builder;
 pub mod compat;
-mod config;
+pub mod config;
 mod conn;
 mod conn_info;
 mod error;

@@ -198,7 +198,8 @@ impl Listener {
         let applied = match self {
             Listener::Tcp(l) => {
                 let sock = socket2::SockRef::from(&l.listener);
-                tune_sock(&sock, cfg).and_then(|()| sock.set_write_timeout(Some(cfg.write_timeout)))
+                tune_sock(&sock, cfg)
+                    .and_then(|()| sock.set_write_timeout(Some(cfg.timeouts.write)))
             }
             // Linux copies no socket option from a Unix listener to the
             // sockets it accepts: each connection gets its write timeout.
@@ -650,12 +651,12 @@ pub(crate) fn tune_tcp(stream: &TcpStream, cfg: &crate::config::Config) -> io::R
 /// TCP_NODELAY and keepalive, on a connection or a listener.
 fn tune_sock(sock: &socket2::SockRef<'_>, cfg: &crate::config::Config) -> io::Result<()> {
     sock.set_tcp_nodelay(true)?;
-    if let Some(time) = cfg.tcp_keepalive {
+    if let Some(time) = cfg.socket.tcp_keepalive {
         let mut ka = socket2::TcpKeepalive::new().with_time(time);
-        if let Some(interval) = cfg.tcp_keepalive_interval {
+        if let Some(interval) = cfg.socket.tcp_keepalive_interval {
             ka = ka.with_interval(interval);
         }
-        if let Some(retries) = cfg.tcp_keepalive_retries {
+        if let Some(retries) = cfg.socket.tcp_keepalive_retries {
             ka = ka.with_retries(retries);
         }
         sock.set_tcp_keepalive(&ka)?;
@@ -672,11 +673,9 @@ mod tests {
     /// listener's options (checked where it claims so).
     #[test]
     fn accepted_sockets_inherit_the_listener_options() {
-        let cfg = Config {
-            write_timeout: Duration::from_secs(7),
-            tcp_keepalive: Some(Duration::from_secs(77)),
-            ..Config::default()
-        };
+        let mut cfg = Config::default();
+        cfg.timeouts.write = Duration::from_secs(7);
+        cfg.socket.tcp_keepalive = Some(Duration::from_secs(77));
         let listener = Listener::owned_tcp(bind_tcp("127.0.0.1:0".parse().unwrap(), 8).unwrap());
         let inherits = listener.tune(&cfg);
         assert_eq!(inherits, cfg!(target_os = "linux"));

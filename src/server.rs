@@ -151,8 +151,8 @@ impl Server {
     /// let server = courteous::Server::builder()
     ///     .idle_timeout(Duration::from_secs(75))
     ///     .bind("127.0.0.1:0")?;
-    /// assert_eq!(server.config().idle_timeout, Duration::from_secs(75));
-    /// assert_eq!(server.config().shutdown_timeout, None, "the default");
+    /// assert_eq!(server.config().timeouts().idle(), Duration::from_secs(75));
+    /// assert_eq!(server.config().drain().timeout(), None, "the default");
     /// # Ok::<(), courteous::Error>(())
     /// ```
     pub fn config(&self) -> &Config {
@@ -245,8 +245,10 @@ impl Server {
             }
             let cfg = &self.shared.config;
             let bound = match &self.addr {
-                Addr::Tcp(a) => net::bind_tcp(*a, cfg.backlog).map(Listener::owned_tcp),
-                Addr::Unix(p) => net::bind_unix(p, cfg.unix_mode, cfg.backlog).map(Listener::Unix),
+                Addr::Tcp(a) => net::bind_tcp(*a, cfg.socket.backlog).map(Listener::owned_tcp),
+                Addr::Unix(p) => {
+                    net::bind_unix(p, cfg.socket.unix_mode, cfg.socket.backlog).map(Listener::Unix)
+                }
             };
             bound.map_err(|e| Error::Bind {
                 addr: self.addr.to_string(),
@@ -497,7 +499,7 @@ fn dispatch(ctx: &AcceptCtx<'_>, mut a: Accepted) {
         a.local = ctx.fixed_local.or_else(|| s.local_addr().ok());
     }
     if tune {
-        if let Err(e) = a.stream.set_write_timeout(Some(cfg.write_timeout)) {
+        if let Err(e) = a.stream.set_write_timeout(Some(cfg.timeouts.write)) {
             log::debug!("courteous: write timeout: {e}");
         }
     }

@@ -156,8 +156,8 @@ impl ServerState {
 
     fn timing(&self) -> Timing {
         Timing {
-            delay: self.config.drain_delay,
-            timeout: self.config.shutdown_timeout,
+            delay: self.config.drain.delay,
+            timeout: self.config.drain.timeout,
         }
     }
 
@@ -257,7 +257,7 @@ impl ServerState {
         if f.delayed {
             log::info!(
                 "courteous: drain delay of {:?} started: health checks fail, the listener stays open",
-                self.config.drain_delay
+                self.config.drain.delay
             );
         }
         if f.began {

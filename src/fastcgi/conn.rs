@@ -137,10 +137,10 @@ fn read_begin(
     let mut active: Option<(u16, bool)> = None;
     let mut params = ParamsStream::new(DEFAULT_MAX_PARAMS_BYTES);
     loop {
-        let mut deadline = start + cfg.header_read_timeout;
+        let mut deadline = start + cfg.timeouts.header_read;
         if shared.is_closing() {
             if let Some(began) = shared.drain_started() {
-                deadline = deadline.min(began + cfg.drain_head_timeout);
+                deadline = deadline.min(began + cfg.drain.head_timeout);
             }
         }
         let mut input = Input {
@@ -345,7 +345,7 @@ fn exchange(w: &mut StepContext, conn: &mut Conn, reader: &mut RecordReader) -> 
         reader,
         id,
         caps: capabilities(&shared),
-        read_timeout: cfg.read_timeout,
+        read_timeout: cfg.timeouts.read,
         pending: Vec::new(),
         at: 0,
         done: false,
@@ -363,7 +363,7 @@ fn exchange(w: &mut StepContext, conn: &mut Conn, reader: &mut RecordReader) -> 
     };
     // The body the handler left: read to its end (bounded) before the
     // response, so a kept connection starts clean at the next request.
-    let body_done = stdin.done || (!stdin.aborted && stdin.discard(cfg.max_discard_bytes));
+    let body_done = stdin.done || (!stdin.aborted && stdin.discard(cfg.limits.max_discard_bytes));
     let aborted = stdin.aborted;
     let mut io = stdin.input.io;
     let keep = begun.keep_conn && body_done && !panicked && !aborted && !shared.is_draining();

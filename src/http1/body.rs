@@ -126,9 +126,9 @@ impl<'a> Source<'a> {
         Source {
             io,
             buf,
-            read_timeout: cfg.read_timeout,
-            max_trailer_bytes: cfg.max_header_bytes,
-            max_body: cfg.max_body_bytes,
+            read_timeout: cfg.timeouts.read,
+            max_trailer_bytes: cfg.limits.max_header_bytes,
+            max_body: cfg.limits.max_body_bytes,
             continue_pending,
         }
     }

@@ -58,10 +58,10 @@ fn read_head(w: &mut StepContext, conn: &mut Conn) -> Result<Head, HeadEnd> {
     let shared = &*w.shared;
     let cfg = &shared.config;
     let limits = Limits {
-        max_headers: cfg.max_headers,
-        max_header_bytes: cfg.max_header_bytes,
-        max_uri_bytes: cfg.max_uri_bytes,
-        max_body_bytes: cfg.max_body_bytes,
+        max_headers: cfg.limits.max_headers,
+        max_header_bytes: cfg.limits.max_header_bytes,
+        max_uri_bytes: cfg.limits.max_uri_bytes,
+        max_body_bytes: cfg.limits.max_body_bytes,
         allow_connect: cfg.allow_connect,
     };
     // A new connection's first head is timed from the accept (a client that
@@ -91,11 +91,11 @@ fn read_head(w: &mut StepContext, conn: &mut Conn) -> Result<Head, HeadEnd> {
                 }
             }
         }
-        let mut deadline = start + cfg.header_read_timeout;
+        let mut deadline = start + cfg.timeouts.header_read;
         let mut drain_cut = false;
         if shared.is_closing() {
             if let Some(began) = shared.drain_started() {
-                let bound = began + cfg.drain_head_timeout;
+                let bound = began + cfg.drain.head_timeout;
                 if bound < deadline {
                     deadline = bound;
                     drain_cut = true;
@@ -104,7 +104,7 @@ fn read_head(w: &mut StepContext, conn: &mut Conn) -> Result<Head, HeadEnd> {
         }
         match w.buf.fill(
             &mut conn.io(),
-            cfg.max_header_bytes,
+            cfg.limits.max_header_bytes,
             deadline,
             Some(&w.waker),
             std::mem::take(&mut readable),
@@ -205,12 +205,13 @@ fn exchange(w: &mut StepContext, conn: &mut Conn, head: Head) -> Next {
     let mut keep = keep_alive
         && !panicked
         && cfg
+            .limits
             .max_requests_per_conn
             .map_or(true, |max| conn.requests() < max);
     if keep && !decoder.is_done() {
         let mut src = Source::new(conn.io(), &mut w.buf, cfg, &mut continue_pending);
         let refused;
-        (keep, refused) = match decoder.discard(&mut src, cfg.max_discard_bytes) {
+        (keep, refused) = match decoder.discard(&mut src, cfg.limits.max_discard_bytes) {
             Leftover::Read => (true, None),
             Leftover::Abandoned => (false, None),
             Leftover::Malformed => (

@@ -22,7 +22,7 @@
 //! use courteous::testing::{RawClient, TestServer};
 //! use courteous::{Request, Server};
 //!
-//! assert!(!Server::builder().config().allow_connect, "CONNECT is refused by default");
+//! assert!(!Server::builder().config().allow_connect(), "CONNECT is refused by default");
 //! let server = TestServer::start(Server::builder(), |_: &mut Request| "ok\n");
 //! let mut client = RawClient::connect(server.addr()).unwrap();
 //! client.send(b"GET / HTTP/1.1\r\nHost: user@example.test\r\n\r\n").unwrap();

@@ -2,10 +2,11 @@
 //!
 //! The defaults suit a server that answers its requests in milliseconds
 //! to seconds, directly or behind a proxy, with a supervisor that allows
-//! it some seconds to stop. This chapter goes through every setting of
-//! [`Config`](crate::Config) (each has a setter of the same name on
-//! [`Builder`](crate::Builder)), says why its default is what it is, and
-//! when to change it.
+//! it some seconds to stop. This chapter goes through every setting, says
+//! why its default is what it is, and when to change it. Each is set by a
+//! [`Builder`](crate::Builder) setter and read back from
+//! [`Config`](crate::Config), alone or in one of its groups; the table
+//! after the example maps one to the other.
 //!
 //! The defaults, checked by this example (it runs with the tests, so the
 //! numbers below cannot drift from the code):
@@ -15,25 +16,68 @@
 //!
 //! let c = courteous::Builder::new().config().clone();
 //! let secs = Duration::from_secs;
-//! assert_eq!((c.workers, c.queue_depth, c.backlog), (128, 1024, 1024));
-//! assert_eq!(c.tcp_keepalive, Some(secs(60)));
-//! assert_eq!(c.tcp_keepalive_interval, Some(secs(15)));
-//! assert_eq!(c.tcp_keepalive_retries, Some(4));
-//! assert_eq!((c.header_read_timeout, c.idle_timeout), (secs(10), secs(60)));
-//! assert_eq!((c.read_timeout, c.write_timeout), (secs(30), secs(30)));
-//! assert_eq!((c.max_header_bytes, c.max_headers, c.max_uri_bytes), (64 << 10, 100, 8 << 10));
-//! assert_eq!(c.max_discard_bytes, 256 << 10);
-//! assert_eq!(c.max_body_bytes, Some(16 << 20));
-//! assert_eq!(c.max_requests_per_conn, Some(10_000));
-//! assert_eq!(c.shutdown_timeout, None);
-//! assert_eq!(c.drain_grace, Duration::from_millis(100));
-//! assert_eq!(c.drain_head_timeout, secs(1));
-//! assert_eq!(c.linger, Duration::from_millis(500));
-//! assert_eq!(c.drain_delay, Duration::ZERO);
-//! assert_eq!(c.health_route, None);
-//! assert_eq!(c.unix_mode, 0o660);
-//! assert!(!c.allow_connect);
+//! assert_eq!((c.workers(), c.queue_depth()), (128, 1024));
+//! assert!(!c.fastcgi());
+//! assert!(!c.allow_connect());
+//!
+//! let socket = c.socket();
+//! assert_eq!(socket.backlog(), 1024);
+//! assert_eq!(socket.tcp_keepalive(), Some(secs(60)));
+//! assert_eq!(socket.tcp_keepalive_interval(), Some(secs(15)));
+//! assert_eq!(socket.tcp_keepalive_retries(), Some(4));
+//! assert_eq!(socket.unix_mode(), 0o660);
+//!
+//! let timeouts = c.timeouts();
+//! assert_eq!((timeouts.header_read(), timeouts.idle()), (secs(10), secs(60)));
+//! assert_eq!((timeouts.read(), timeouts.write()), (secs(30), secs(30)));
+//!
+//! let limits = c.limits();
+//! assert_eq!(limits.max_header_bytes(), 64 << 10);
+//! assert_eq!((limits.max_headers(), limits.max_uri_bytes()), (100, 8 << 10));
+//! assert_eq!(limits.max_discard_bytes(), 256 << 10);
+//! assert_eq!(limits.max_body_bytes(), Some(16 << 20));
+//! assert_eq!(limits.max_requests_per_conn(), Some(10_000));
+//!
+//! let drain = c.drain();
+//! assert_eq!(drain.timeout(), None); // `shutdown_timeout`
+//! assert_eq!(drain.grace(), Duration::from_millis(100)); // `drain_grace`
+//! assert_eq!(drain.head_timeout(), secs(1)); // `drain_head_timeout`
+//! assert_eq!(drain.linger(), Duration::from_millis(500));
+//! assert_eq!(drain.delay(), Duration::ZERO); // `drain_delay`
+//! assert_eq!(drain.health_route(), None);
 //! ```
+//!
+//! | setter on [`Builder`](crate::Builder) | read back from [`Config`](crate::Config) | default |
+//! |---|---|---|
+//! | [`workers`](crate::Builder::workers) | [`workers()`](crate::Config::workers) | 128 |
+//! | [`queue_depth`](crate::Builder::queue_depth) | [`queue_depth()`](crate::Config::queue_depth) | 1024 |
+//! | [`fastcgi`](crate::Builder::fastcgi) | [`fastcgi()`](crate::Config::fastcgi) | false |
+//! | [`allow_connect`](crate::Builder::allow_connect) | [`allow_connect()`](crate::Config::allow_connect) | false |
+//! | [`backlog`](crate::Builder::backlog) | [`socket().backlog()`](crate::config::Socket::backlog) | 1024 |
+//! | [`tcp_keepalive`](crate::Builder::tcp_keepalive) | [`socket().tcp_keepalive()`](crate::config::Socket::tcp_keepalive) | 60 s |
+//! | [`tcp_keepalive_interval`](crate::Builder::tcp_keepalive_interval) | [`socket().tcp_keepalive_interval()`](crate::config::Socket::tcp_keepalive_interval) | 15 s |
+//! | [`tcp_keepalive_retries`](crate::Builder::tcp_keepalive_retries) | [`socket().tcp_keepalive_retries()`](crate::config::Socket::tcp_keepalive_retries) | 4 |
+//! | [`unix_mode`](crate::Builder::unix_mode) | [`socket().unix_mode()`](crate::config::Socket::unix_mode) | `0o660` |
+//! | [`header_read_timeout`](crate::Builder::header_read_timeout) | [`timeouts().header_read()`](crate::config::Timeouts::header_read) | 10 s |
+//! | [`idle_timeout`](crate::Builder::idle_timeout) | [`timeouts().idle()`](crate::config::Timeouts::idle) | 60 s |
+//! | [`read_timeout`](crate::Builder::read_timeout) | [`timeouts().read()`](crate::config::Timeouts::read) | 30 s |
+//! | [`write_timeout`](crate::Builder::write_timeout) | [`timeouts().write()`](crate::config::Timeouts::write) | 30 s |
+//! | [`max_header_bytes`](crate::Builder::max_header_bytes) | [`limits().max_header_bytes()`](crate::config::Limits::max_header_bytes) | 64 KiB |
+//! | [`max_headers`](crate::Builder::max_headers) | [`limits().max_headers()`](crate::config::Limits::max_headers) | 100 |
+//! | [`max_uri_bytes`](crate::Builder::max_uri_bytes) | [`limits().max_uri_bytes()`](crate::config::Limits::max_uri_bytes) | 8 KiB |
+//! | [`max_discard_bytes`](crate::Builder::max_discard_bytes) | [`limits().max_discard_bytes()`](crate::config::Limits::max_discard_bytes) | 256 KiB |
+//! | [`max_body_bytes`](crate::Builder::max_body_bytes) | [`limits().max_body_bytes()`](crate::config::Limits::max_body_bytes) | 16 MiB |
+//! | [`max_requests_per_conn`](crate::Builder::max_requests_per_conn) | [`limits().max_requests_per_conn()`](crate::config::Limits::max_requests_per_conn) | 10,000 |
+//! | [`shutdown_timeout`](crate::Builder::shutdown_timeout) | [`drain().timeout()`](crate::config::Drain::timeout) | none |
+//! | [`drain_grace`](crate::Builder::drain_grace) | [`drain().grace()`](crate::config::Drain::grace) | 100 ms |
+//! | [`drain_head_timeout`](crate::Builder::drain_head_timeout) | [`drain().head_timeout()`](crate::config::Drain::head_timeout) | 1 s |
+//! | [`linger`](crate::Builder::linger) | [`drain().linger()`](crate::config::Drain::linger) | 500 ms |
+//! | [`drain_delay`](crate::Builder::drain_delay) | [`drain().delay()`](crate::config::Drain::delay) | none |
+//! | [`health_route`](crate::Builder::health_route) | [`drain().health_route()`](crate::config::Drain::health_route) | none |
+//!
+//! A setting that can be off (the TCP keepalive ones, `max_body_bytes`,
+//! `max_requests_per_conn`, `shutdown_timeout`, `health_route`) takes a
+//! plain value or an `Option`: `None` turns it off.
 //!
 //! # Workers, the idle set and the timer thread
 //!

@@ -161,7 +161,7 @@ fn print_header(cx: &Ctx) {
     println!(
         "servers: courteous (default config, {} workers), tiny_http 0.12 (one handler thread), \
          hyper 1 (tokio, 2 worker threads); each answers GET /hello with `hello\\n`",
-        courteous::Builder::new().config().workers
+        courteous::Builder::new().config().workers()
     );
     if cfg!(debug_assertions) {
         println!("WARNING: a debug build; run with --release for real figures");

@@ -29,7 +29,7 @@ fn footprint(server: &Server) -> Result<Footprint> {
 pub fn idle(cx: &mut Ctx) -> Result<()> {
     let n = cx.opts.sizes.idle;
     let busy = cx.opts.sizes.conns_small;
-    let workers = courteous::Builder::new().config().workers;
+    let workers = courteous::Builder::new().config().workers();
     let server = cx.bins.start(Peer::Courteous, &[])?;
     let load = cx.load(&server, busy, Mode::KeepAlive);
 

@@ -159,7 +159,7 @@ fn main() {
         // A restarted demo inherits its socket (LISTEN_FDS) instead.
         _ if std::env::var_os("LISTEN_FDS").is_some() => builder.from_systemd(),
         (Some(path), _) => builder.bind_unix(path),
-        (_, Some(path)) => builder.bind_fastcgi(path),
+        (_, Some(path)) => builder.fastcgi(true).bind_unix(path),
         _ => builder.bind(&args.addr),
     };
     let server = match bound {

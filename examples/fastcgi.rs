@@ -41,7 +41,7 @@ fn main() {
         }
     }
     let run = || -> Result<(), courteous::Error> {
-        let server = Server::builder().bind_fastcgi(&path)?;
+        let server = Server::builder().fastcgi(true).bind_unix(&path)?;
         server
             .handle()
             .close_on_signals(courteous::DEFAULT_SIGNALS)?;

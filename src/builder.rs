@@ -251,7 +251,7 @@ impl Builder {
     ///     Server::builder().shutdown_timeout(Duration::from_millis(100)),
     ///     move |_: &mut Request| { g.wait(); "too late\n" }, // a handler that overruns
     /// );
-    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let mut client = RawClient::connect(server.local_addr()).unwrap();
     /// client.send(b"GET / HTTP/1.1\r\nHost: example\r\n\r\n").unwrap();
     /// assert!(gate.wait_parked(1, Duration::from_secs(5)));
     ///
@@ -292,7 +292,7 @@ impl Builder {
     ///     log.lock().unwrap().push((conn.id(), new));
     /// });
     /// let server = TestServer::start(builder, |_: &mut Request| "hi\n");
-    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let mut client = RawClient::connect(server.local_addr()).unwrap();
     /// client.get("/", Duration::from_secs(5)).unwrap();
     /// wait_until(&server.handle(), |s| s.idle == 1, Duration::from_secs(5)).unwrap();
     /// server.stop()?; // the drain closes the idle connection
@@ -421,7 +421,7 @@ impl Builder {
     ///     .drain_delay(Duration::from_secs(60))
     ///     .health_route("/healthz");
     /// let server = TestServer::start(builder, |_: &mut Request| "hi\n");
-    /// let addr = server.addr();
+    /// let addr = server.local_addr();
     /// let get = |path| RawClient::connect(addr).unwrap().get(path, T).unwrap();
     /// assert_eq!(get("/healthz").status, 200);
     ///
@@ -454,7 +454,7 @@ impl Builder {
     ///     Server::builder().health_route("/healthz"),
     ///     |_: &mut Request| "from the handler\n",
     /// );
-    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let mut client = RawClient::connect(server.local_addr()).unwrap();
     /// let resp = client.get("/healthz", Duration::from_secs(5)).unwrap();
     /// assert_eq!((resp.status, resp.text().as_str()), (200, "ok\n"));
     /// server.stop()?;
@@ -507,7 +507,7 @@ impl Builder {
     ///     }
     ///     Response::default() // dropped: the connection is the handler's
     /// });
-    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let mut client = RawClient::connect(server.local_addr()).unwrap();
     /// client.send(b"CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n").unwrap();
     /// let mut stream = client.stream();
     /// stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -582,7 +582,7 @@ impl Builder {
     /// });
     /// let server = TestServer::start(builder, |_: &mut Request| "hi\n");
     /// let said = rx.recv_timeout(Duration::from_secs(5)).unwrap();
-    /// assert_eq!(said, Addr::Tcp(server.addr()));
+    /// assert_eq!(&said, server.addr());
     /// server.stop()?;
     /// # Ok::<(), courteous::Error>(())
     /// ```
@@ -706,10 +706,15 @@ impl Builder {
         Server::new(self.config, Listener::Unix(socket), Protocol::Http1)
     }
 
-    /// Binds a Unix-domain socket at `path` and serves FastCGI on it (the
-    /// responder role, behind nginx, Apache or `cgi-fcgi`), with the same
-    /// handler type and the same drain as HTTP. The socket file follows the
-    /// rules of [`bind_unix`](Builder::bind_unix).
+    /// Serve FastCGI (the responder role, behind nginx, Apache or
+    /// `cgi-fcgi`) instead of HTTP, with the same handler type and the same
+    /// drain, on whatever socket the server binds or inherits:
+    /// `.fastcgi(true).bind_unix(path)` on a Unix socket (whose file follows
+    /// the rules of [`bind_unix`](Builder::bind_unix)),
+    /// `.fastcgi(true).from_systemd()` for a socket-activated responder,
+    /// which [`restart`](crate::restart) and listener hand-off then work for
+    /// too, `.fastcgi(true).bind(addr)` on TCP, for a web server on another
+    /// host (like any FastCGI port, reachable by the web server only).
     ///
     /// ```text
     /// # nginx
@@ -730,7 +735,8 @@ impl Builder {
     /// use courteous::{Request, Response, Server};
     ///
     /// let path = std::env::temp_dir().join(format!("courteous-doc-{}.sock", std::process::id()));
-    /// let server = Server::builder().bind_fastcgi(&path)?;
+    /// let server = Server::builder().fastcgi(true).bind_unix(&path)?;
+    /// assert!(server.config().fastcgi());
     /// let server = TestServer::serve(server, |req: &mut Request| {
     ///     // What the web server passed on: REMOTE_ADDR, HTTPS, the request itself.
     ///     Response::text(format!("{} {} from {:?}\n", req.method(), req.uri(), req.remote_addr()))
@@ -738,27 +744,6 @@ impl Builder {
     /// // ... nginx: `fastcgi_pass unix:{path};` ...
     /// server.stop()?;
     /// # Ok::<(), courteous::Error>(())
-    /// ```
-    pub fn bind_fastcgi(self, path: impl AsRef<Path>) -> Result<Server, Error> {
-        self.fastcgi(true).bind_unix(path)
-    }
-
-    /// Serve FastCGI instead of HTTP on whatever socket the server binds or
-    /// inherits: `Server::builder().fastcgi(true).from_systemd()` is a
-    /// socket-activated responder, which [`restart`](crate::restart) and
-    /// listener hand-off then work for too; `.fastcgi(true).bind(addr)`
-    /// serves it on TCP, for a web server on another host (like any
-    /// FastCGI port, reachable by the web server only).
-    ///
-    /// ```
-    /// let dir = std::env::temp_dir().join(format!("courteous-doc-fcgi-{}", std::process::id()));
-    /// std::fs::create_dir_all(&dir)?;
-    /// let server = courteous::Server::builder()
-    ///     .fastcgi(true)
-    ///     .bind_unix(dir.join("fcgi.sock"))?;
-    /// assert!(server.config().fastcgi());
-    /// # drop(server); std::fs::remove_dir_all(&dir)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn fastcgi(mut self, on: bool) -> Self {
         self.config.fastcgi = on;
@@ -817,7 +802,8 @@ impl Builder {
     /// The socket becomes the server's: at a drain it stops the socket's
     /// new handshakes (see [`manual::howto_drain`](crate::manual::howto_drain)).
     /// To serve one socket from two servers, hand it over with
-    /// [`Server::try_clone_listener`], which leaves it alone.
+    /// [`Handle::try_clone_listener`](crate::Handle::try_clone_listener),
+    /// which leaves it alone.
     ///
     /// # Examples
     ///

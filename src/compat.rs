@@ -1,9 +1,9 @@
 //! Compatibility with Go's braintree/manners and tylerb/graceful: their
 //! free functions, over one process-wide default server, under the names
 //! Go users look for (`ListenAndServe`, `ListenAndServeTLS`, `Serve`,
-//! `Close`, `CloseOnInterrupt`, `SignalReceived`), and manners' rule that
-//! an address that is a path (`"/path"` or `"./path"`) means FastCGI on a
-//! Unix socket.
+//! `Close`, `BlockingClose`, `CloseOnInterrupt`, `SignalReceived`), and
+//! manners' rule that an address that is a path (`"/path"` or `"./path"`)
+//! means FastCGI on a Unix socket.
 //!
 //! Everything here has a typed equivalent on [`Server`](crate::Server),
 //! [`Builder`](crate::Builder) and [`Handle`], which new
@@ -212,6 +212,32 @@ pub fn serve(listener: TcpListener, handler: impl Handler) -> Result<(), Error> 
 /// ```
 pub fn close() -> bool {
     default_server().close(None)
+}
+
+/// [`close`], then waits until the drain is over (manners'
+/// `BlockingClose`): true if this call started the drain. On a server of
+/// your own, [`Handle::close`] then [`Handle::wait`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use courteous::testing::wait_until;
+/// use courteous::Request;
+///
+/// let serving = std::thread::spawn(|| {
+///     courteous::compat::listen_and_serve("127.0.0.1:0", |_: &mut Request| "hello\n")
+/// });
+/// wait_until(&courteous::compat::handle(), |s| s.listening, Duration::from_secs(5)).unwrap();
+/// assert!(courteous::compat::blocking_close()); // returns once the drain is over
+/// assert!(!courteous::compat::handle().stats().serving);
+/// serving.join().unwrap()?;
+/// # Ok::<(), courteous::Error>(())
+/// ```
+pub fn blocking_close() -> bool {
+    let started = close();
+    default_server().wait_stopped();
+    started
 }
 
 /// Drains the default server when one of `signals` arrives (manners'

@@ -97,10 +97,10 @@ impl fmt::Display for ConnState {
 ///         conn.peer_cred(), // Unix sockets only
 ///     ))
 /// });
-/// let mut client = RawClient::connect(server.addr()).unwrap();
+/// let mut client = RawClient::connect(server.local_addr()).unwrap();
 /// let text = client.get("/", Duration::from_secs(5)).unwrap().text();
 /// let expect = format!("from {:?} to {:?}, tls: false, cred: None\n",
-///     Some(client.local_addr()), Some(server.addr()));
+///     Some(client.local_addr()), Some(server.local_addr()));
 /// assert!(text.ends_with(&expect), "{text}");
 /// server.stop()?;
 /// # Ok::<(), courteous::Error>(())

@@ -132,7 +132,7 @@ impl Handle {
     ///     g.wait(); // a handler that does not finish
     ///     "late\n"
     /// });
-    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let mut client = RawClient::connect(server.local_addr()).unwrap();
     /// client.send(b"GET / HTTP/1.1\r\nHost: example\r\n\r\n").unwrap();
     /// assert!(gate.wait_parked(1, T));
     ///
@@ -147,28 +147,55 @@ impl Handle {
         self.shared.force()
     }
 
-    /// A second descriptor for the listening socket while `serve` runs (see
-    /// [`Server::try_clone_listener`](crate::Server::try_clone_listener)).
-    /// Fails when the server is not listening.
+    /// A second descriptor for the listening socket (manners' `GetFile`),
+    /// before or during `serve`: hand it to another server in this process
+    /// (`TcpListener::from(fd)`, then
+    /// [`Server::from_listener`](crate::Server::from_listener)) so that new
+    /// clients reach it while this one drains, with no refused connect. The
+    /// socket then outlives this server (a Unix socket's file too). Fails
+    /// when the server has no socket: after its drain closed it, before a
+    /// next `serve` binds anew. To hand the socket to a new process, see
+    /// [`restart`](Handle::restart).
     ///
     /// # Examples
     ///
+    /// Hand the socket to a new server, then drain the old one: clients
+    /// reach one server or the other, never a closed port.
+    ///
     /// ```
     /// use std::net::TcpListener;
-    /// use courteous::testing::TestServer;
+    /// use std::time::Duration;
+    /// use courteous::testing::{RawClient, TestServer};
     /// use courteous::{Request, Server};
     ///
-    /// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
-    /// let handle = server.handle();
-    /// let listener = TcpListener::from(handle.try_clone_listener()?);
-    /// assert_eq!(listener.local_addr()?, server.addr());
-    /// server.stop()?;
-    /// assert!(handle.try_clone_listener().is_err(), "no longer listening");
+    /// let old = TestServer::start(Server::builder(), |_: &mut Request| "old\n");
+    /// let fd = old.handle().try_clone_listener()?;
+    ///
+    /// let new = Server::from_listener(TcpListener::from(fd))?;
+    /// let new = TestServer::serve(new, |_: &mut Request| "new\n");
+    /// let handle = old.handle();
+    /// old.stop()?; // the old server drains; the socket stays open
+    /// assert!(handle.try_clone_listener().is_err(), "the old server has no socket now");
+    ///
+    /// let mut client = RawClient::connect(new.local_addr()).unwrap();
+    /// assert_eq!(client.get("/", Duration::from_secs(5)).unwrap().text(), "new\n");
+    /// new.stop()?;
     /// # Ok::<(), courteous::Error>(())
     /// ```
+    ///
+    /// Before `serve`, the socket the server was bound with:
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    ///
+    /// let server = courteous::Server::bind("127.0.0.1:0")?;
+    /// let listener = TcpListener::from(server.handle().try_clone_listener()?);
+    /// assert_eq!(Some(listener.local_addr()?), server.local_addr());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_clone_listener(&self) -> Result<std::os::fd::OwnedFd, Error> {
-        match self.shared.listener() {
-            Some(l) => l.try_clone_fd().map_err(Error::Io),
+        match self.shared.with_listener(|l| l.try_clone_fd()) {
+            Some(fd) => fd.map_err(Error::Io),
             None => Err(Error::Io(std::io::Error::new(
                 std::io::ErrorKind::NotConnected,
                 "the server is not listening",
@@ -176,7 +203,7 @@ impl Handle {
         }
     }
 
-    /// The listening socket's descriptor number while `serve` runs
+    /// The listening socket's descriptor number, before or during `serve`
     /// (manners' `GetFile`, without a copy): for logging or `fstat`.
     ///
     /// # Examples
@@ -195,7 +222,7 @@ impl Handle {
     /// ```
     pub fn listener_fd(&self) -> Option<std::os::fd::RawFd> {
         use std::os::fd::AsRawFd;
-        self.shared.listener().map(|l| l.as_fd().as_raw_fd())
+        self.shared.with_listener(|l| l.as_fd().as_raw_fd())
     }
 
     /// Re-executes this program on `signal` with the listening socket
@@ -283,26 +310,6 @@ impl Handle {
     /// ```
     pub fn close_within(&self, timeout: std::time::Duration) -> bool {
         self.shared.close_within(timeout)
-    }
-
-    /// [`close`](Handle::close), then [`wait`](Handle::wait).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use courteous::testing::TestServer;
-    /// use courteous::{Request, Server};
-    ///
-    /// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
-    /// let handle = server.handle();
-    /// assert!(handle.blocking_close()); // returns once the drain is over
-    /// assert!(!handle.stats().serving);
-    /// # drop(server);
-    /// ```
-    pub fn blocking_close(&self) -> bool {
-        let started = self.close();
-        self.wait();
-        started
     }
 
     /// Blocks until `serve` is not running: at once when it is not serving,

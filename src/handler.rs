@@ -52,7 +52,7 @@ use crate::state::ServerState;
 /// }
 ///
 /// let server = TestServer::start(Server::builder(), Counter(AtomicU64::new(0)));
-/// let mut client = RawClient::connect(server.addr()).unwrap();
+/// let mut client = RawClient::connect(server.local_addr()).unwrap();
 /// client.get("/", Duration::from_secs(5)).unwrap();
 /// assert_eq!(client.get("/", Duration::from_secs(5)).unwrap().text(), "visit 2\n");
 /// server.stop()?;
@@ -72,7 +72,7 @@ use crate::state::ServerState;
 ///     }
 ///     "fine\n"
 /// });
-/// let get = |path| RawClient::connect(server.addr()).unwrap().get(path, Duration::from_secs(5));
+/// let get = |path| RawClient::connect(server.local_addr()).unwrap().get(path, Duration::from_secs(5));
 /// assert_eq!(get("/bug").unwrap().status, 500);
 /// assert_eq!(get("/").unwrap().text(), "fine\n");
 /// server.stop()?;

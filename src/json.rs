@@ -37,7 +37,7 @@ use crate::response::Response;
 ///     let job: Job = req.json()?;
 ///     Ok(Response::text(format!("queued {}\n", job.name)))
 /// });
-/// let mut client = RawClient::connect(server.addr()).unwrap();
+/// let mut client = RawClient::connect(server.local_addr()).unwrap();
 /// const T: Duration = Duration::from_secs(5);
 /// let json = [("Content-Type", "application/json")];
 /// assert_eq!(client.request("POST", "/", &json, br#"{"name":"backup"}"#, T).unwrap().text(), "queued backup\n");

@@ -47,7 +47,7 @@ impl Stats {
     ///     "/metrics" => Response::text(handle.stats().to_prometheus()),
     ///     _ => Response::text("hello\n"),
     /// });
-    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let mut client = RawClient::connect(server.local_addr()).unwrap();
     /// let text = client.get("/metrics", Duration::from_secs(5)).unwrap().text();
     /// assert!(text.contains("# TYPE courteous_requests_in_flight gauge\ncourteous_requests_in_flight 1\n"));
     /// assert!(text.contains("courteous_connections_by_state{state=\"active\"} 1\n"));

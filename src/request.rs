@@ -86,9 +86,9 @@ impl<'a> Request<'a> {
     /// let server = TestServer::start(Server::builder(), |req: &mut Request| {
     ///     format!("{:?}\n", req.local_addr())
     /// });
-    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let mut client = RawClient::connect(server.local_addr()).unwrap();
     /// let resp = client.get("/", Duration::from_secs(5)).unwrap();
-    /// assert_eq!(resp.text(), format!("{:?}\n", Some(server.addr())));
+    /// assert_eq!(resp.text(), format!("{:?}\n", Some(server.local_addr())));
     /// server.stop()?;
     /// # Ok::<(), courteous::Error>(())
     /// ```
@@ -112,7 +112,7 @@ impl<'a> Request<'a> {
     ///         None => "hello, local process\n".to_string(),
     ///     }
     /// });
-    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let mut client = RawClient::connect(server.local_addr()).unwrap();
     /// let resp = client.get("/", Duration::from_secs(5)).unwrap();
     /// assert_eq!(resp.text(), "hello, 127.0.0.1\n");
     /// server.stop()?;
@@ -176,7 +176,7 @@ impl<'a> Request<'a> {
     ///     let _ = raw.stream.shutdown(Shutdown::Write);
     ///     Response::default() // dropped: the server writes nothing more
     /// });
-    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let mut client = RawClient::connect(server.local_addr()).unwrap();
     /// assert_eq!(client.get("/", Duration::from_secs(5)).unwrap().text(), "raw\n");
     /// server.stop()?; // the handler dropped the stream: nothing holds the drain
     /// # Ok::<(), courteous::Error>(())
@@ -206,7 +206,7 @@ impl<'a> Request<'a> {
     /// let server = TestServer::start(Server::builder(), |req: &mut Request| {
     ///     format!("connection {}\n", req.conn().id())
     /// });
-    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let mut client = RawClient::connect(server.local_addr()).unwrap();
     /// let first = client.get("/", Duration::from_secs(5)).unwrap().text();
     /// let second = client.get("/", Duration::from_secs(5)).unwrap().text();
     /// assert_eq!(first, second, "kept alive: the same connection");

@@ -144,7 +144,7 @@ impl Response {
     ///     let lines = "one\n".as_bytes().chain("two\n".as_bytes()); // any `Read`
     ///     Response::reader(lines)
     /// });
-    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let mut client = RawClient::connect(server.local_addr()).unwrap();
     /// let resp = client.get("/", Duration::from_secs(5)).unwrap();
     /// assert_eq!(resp.header("transfer-encoding"), Some("chunked"));
     /// assert_eq!(resp.text(), "one\ntwo\n");
@@ -485,7 +485,7 @@ impl Response {
     ///     })
     ///     .with_header(http::header::CONTENT_TYPE, "text/event-stream")
     /// });
-    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let mut client = RawClient::connect(server.local_addr()).unwrap();
     /// client.send(b"GET /events HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
     /// let head = client.read_head(T).unwrap();
     /// assert_eq!(head.header("transfer-encoding"), Some("chunked"));

@@ -67,7 +67,7 @@ use crate::response::Response;
 ///         }
 ///     });
 /// let server = TestServer::start(Server::builder(), app);
-/// let mut client = RawClient::connect(server.addr()).unwrap();
+/// let mut client = RawClient::connect(server.local_addr()).unwrap();
 /// assert_eq!(client.get("/jobs/7", T).unwrap().text(), "job 7\n");
 /// assert_eq!(client.get("/nowhere", T).unwrap().status, 404);
 /// let resp = client.request("DELETE", "/healthz", &[], b"", T).unwrap();
@@ -91,7 +91,7 @@ use crate::response::Response;
 ///     .route("GET /", |_: &mut Request| "home\n")
 ///     .route("/admin/{*rest}", admin);
 /// let server = TestServer::start(Server::builder(), app);
-/// let mut client = RawClient::connect(server.addr()).unwrap();
+/// let mut client = RawClient::connect(server.local_addr()).unwrap();
 /// assert_eq!(client.get("/admin/users", Duration::from_secs(5)).unwrap().text(), "alice\n");
 /// let resp = client.request("POST", "/admin/users", &[], b"", Duration::from_secs(5)).unwrap();
 /// assert_eq!(resp.status, 405, "the inner router's answer");
@@ -253,7 +253,7 @@ impl Router {
     ///     .route("GET /hello", |_: &mut Request| "hello\n")
     ///     .metrics("/metrics", &server.handle());
     /// let server = TestServer::serve(server, app);
-    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let mut client = RawClient::connect(server.local_addr()).unwrap();
     /// client.get("/hello", T).unwrap();
     /// let metrics = client.get("/metrics", T).unwrap();
     /// assert!(metrics.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"));
@@ -511,7 +511,7 @@ impl Request<'_> {
     ///     Response::text(format!("{name}, post {}\n", req.param("n").unwrap_or("?")))
     /// });
     /// let server = TestServer::start(Server::builder(), app);
-    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let mut client = RawClient::connect(server.local_addr()).unwrap();
     /// let resp = client.get("/users/J%C3%BCrgen/posts/3", Duration::from_secs(5)).unwrap();
     /// assert_eq!(resp.text(), "Jürgen, post 3\n");
     /// server.stop()?;

@@ -3,12 +3,10 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use parking_lot::Mutex;
 use rustls::ServerConfig;
 
 use crate::addr::Addr;
@@ -38,9 +36,16 @@ use crate::timer;
 /// ```
 pub struct Server {
     shared: Arc<ServerState>,
-    listener: Mutex<Option<Listener>>,
     addr: Addr,
     endpoint: Endpoint,
+}
+
+/// A server dropped before it served closes the socket it was bound with
+/// (its handles do not keep it open).
+impl Drop for Server {
+    fn drop(&mut self) {
+        drop(self.shared.take_bound());
+    }
 }
 
 /// What a listener's connections get: their protocol and, for HTTPS, the
@@ -81,9 +86,10 @@ impl Server {
             Protocol::Http1 => config.tls.as_ref().map(|t| t.resolve()).transpose()?,
             Protocol::FastCgi => None,
         };
+        let shared = ServerState::new(config);
+        shared.keep_bound(listener);
         Ok(Server {
-            shared: ServerState::new(config),
-            listener: Mutex::new(Some(listener)),
+            shared,
             addr,
             endpoint: Endpoint { proto, tls },
         })
@@ -159,44 +165,6 @@ impl Server {
         &self.shared.config
     }
 
-    /// A second descriptor for the listening socket (manners' `GetFile`),
-    /// before or during `serve`: hand it to another server in this process
-    /// (`TcpListener::from(fd)`, then [`Server::from_listener`]) so that
-    /// new clients reach it while this one drains, with no refused connect.
-    /// The socket then outlives this server (a Unix socket's file too).
-    ///
-    /// # Examples
-    ///
-    /// Hand the socket to a new server, then drain the old one: clients
-    /// reach one server or the other, never a closed port.
-    ///
-    /// ```
-    /// use std::net::TcpListener;
-    /// use std::time::Duration;
-    /// use courteous::testing::{RawClient, TestServer};
-    /// use courteous::{Request, Server};
-    ///
-    /// let old = Server::bind("127.0.0.1:0")?;
-    /// let addr = old.local_addr().unwrap();
-    /// let fd = old.try_clone_listener()?;
-    /// let old = TestServer::serve(old, |_: &mut Request| "old\n");
-    ///
-    /// let new = Server::from_listener(TcpListener::from(fd))?;
-    /// let new = TestServer::serve(new, |_: &mut Request| "new\n");
-    /// old.stop()?; // the old server drains; the socket stays open
-    ///
-    /// let mut client = RawClient::connect(addr).unwrap();
-    /// assert_eq!(client.get("/", Duration::from_secs(5)).unwrap().text(), "new\n");
-    /// new.stop()?;
-    /// # Ok::<(), courteous::Error>(())
-    /// ```
-    pub fn try_clone_listener(&self) -> Result<OwnedFd, Error> {
-        if let Some(l) = self.listener.lock().as_ref() {
-            return l.try_clone_fd().map_err(Error::Io);
-        }
-        self.handle().try_clone_listener()
-    }
-
     /// Serves until closed, then drains: stops accepting, lets in-flight
     /// requests finish, closes idle connections cleanly, and returns once
     /// the last one is done (or, past the shutdown timeout, once what is
@@ -240,7 +208,7 @@ impl Server {
     /// ```
     pub fn serve<H: Handler>(&self, handler: H) -> Result<(), Error> {
         serve_on(&self.shared, Arc::new(handler), &self.endpoint, || {
-            if let Some(l) = self.listener.lock().take() {
+            if let Some(l) = self.shared.take_bound() {
                 return Ok(l);
             }
             let cfg = &self.shared.config;

@@ -98,6 +98,10 @@ pub(crate) struct ServerState {
     self_ref: Mutex<std::sync::Weak<ServerState>>,
     /// What this server does on which signal (one signal thread at most).
     pub(crate) signals: Arc<Mutex<crate::signals::Table>>,
+    /// The socket a `Server` was bound with, until its `serve` takes it:
+    /// here rather than in the `Server`, so that a handle can hand it over
+    /// before `serve` as well as during it.
+    bound: Mutex<Option<crate::net::Listener>>,
 }
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
@@ -131,6 +135,7 @@ impl ServerState {
             drain_bells: Mutex::new(Vec::new()),
             self_ref: Mutex::new(std::sync::Weak::new()),
             signals: Arc::default(),
+            bound: Mutex::new(None),
         });
         *shared.self_ref.lock() = Arc::downgrade(&shared);
         shared
@@ -543,6 +548,26 @@ impl ServerState {
     /// The listener, while serving.
     pub(crate) fn listener(&self) -> Option<Arc<crate::net::Listener>> {
         self.state.lock().listener.clone()
+    }
+
+    /// Keeps the socket a server was bound with until `serve` takes it
+    /// ([`take_bound`](ServerState::take_bound)).
+    pub(crate) fn keep_bound(&self, listener: crate::net::Listener) {
+        *self.bound.lock() = Some(listener);
+    }
+
+    /// The socket the server was bound with, if `serve` has not taken it.
+    pub(crate) fn take_bound(&self) -> Option<crate::net::Listener> {
+        self.bound.lock().take()
+    }
+
+    /// `f` of the listening socket: the bound one before `serve`, the
+    /// serving one during it; `None` when there is neither.
+    pub(crate) fn with_listener<R>(&self, f: impl FnOnce(&crate::net::Listener) -> R) -> Option<R> {
+        if let Some(l) = self.bound.lock().as_ref() {
+            return Some(f(l));
+        }
+        self.listener().map(|l| f(&l))
     }
 
     pub(crate) fn signal(&self) -> Option<i32> {

@@ -12,7 +12,7 @@
 /// const T: Duration = Duration::from_secs(5);
 /// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
 /// let handle = server.handle();
-/// let mut client = RawClient::connect(server.addr()).unwrap();
+/// let mut client = RawClient::connect(server.local_addr()).unwrap();
 /// client.get("/", T).unwrap();
 ///
 /// // The server turns the connection idle just after writing the response.

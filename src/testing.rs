@@ -22,7 +22,7 @@
 //!     g.wait();
 //!     Response::text("done\n")
 //! });
-//! let mut client = RawClient::connect(server.addr()).unwrap();
+//! let mut client = RawClient::connect(server.local_addr()).unwrap();
 //! client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
 //! assert!(gate.wait_parked(1, T), "the handler is running");
 //! assert!(server.handle().close(), "the drain starts");
@@ -47,7 +47,7 @@
 //!     Server::builder().drain_grace(Duration::ZERO),
 //!     |_: &mut Request| "hi\n",
 //! );
-//! let mut client = RawClient::connect(server.addr()).unwrap();
+//! let mut client = RawClient::connect(server.local_addr()).unwrap();
 //! client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
 //! assert_eq!(client.read_response(T).unwrap().status, 200);
 //! wait_until(&server.handle(), |s| s.idle == 1, T).unwrap();
@@ -70,7 +70,7 @@
 //!     Server::builder().shutdown_timeout(Duration::from_millis(50)),
 //!     move |_: &mut Request| { g.wait(); "late\n" },
 //! );
-//! let mut client = RawClient::connect(server.addr()).unwrap();
+//! let mut client = RawClient::connect(server.local_addr()).unwrap();
 //! client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
 //! assert!(gate.wait_parked(1, T));
 //! let handle = server.handle();
@@ -116,7 +116,7 @@ use crate::{Builder, ConnInfo, ConnState, Error, Handle, Handler, Stats};
 ///     g.wait();
 ///     "released\n"
 /// });
-/// let mut clients: Vec<RawClient> = (0..2).map(|_| RawClient::connect(server.addr()).unwrap()).collect();
+/// let mut clients: Vec<RawClient> = (0..2).map(|_| RawClient::connect(server.local_addr()).unwrap()).collect();
 /// for c in &mut clients {
 ///     c.send(b"GET / HTTP/1.1\r\nHost: example\r\n\r\n").unwrap();
 /// }
@@ -239,7 +239,7 @@ impl Drop for OpenOnDrop {
 /// use courteous::{Request, Server};
 ///
 /// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
-/// let _client = RawClient::connect(server.addr()).unwrap();
+/// let _client = RawClient::connect(server.local_addr()).unwrap();
 /// let stats = wait_until(&server.handle(), |s| s.accepted == 1, Duration::from_secs(5))
 ///     .unwrap_or_else(|last| panic!("never accepted: {last:?}"));
 /// assert_eq!(stats.served, 0);
@@ -389,7 +389,7 @@ impl StateLog {
     ///
     /// let log = StateLog::new();
     /// let server = TestServer::start(Server::builder().on_state(log.hook()), |_: &mut Request| "hi\n");
-    /// let client = RawClient::connect(server.addr()).unwrap();
+    /// let client = RawClient::connect(server.local_addr()).unwrap();
     /// let peer = client.local_addr();
     /// drop(client);
     /// log.expect_states(peer, &[ConnState::New, ConnState::Closed], Duration::from_secs(5))
@@ -441,7 +441,7 @@ impl StateLog {
 ///
 /// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
 /// assert!(server.url("/x").starts_with("http://127.0.0.1:"));
-/// let mut client = RawClient::connect(server.addr()).unwrap();
+/// let mut client = RawClient::connect(server.local_addr()).unwrap();
 /// assert_eq!(client.get("/x", Duration::from_secs(5)).unwrap().text(), "hi\n");
 /// server.stop().unwrap(); // or let it drop
 /// ```
@@ -512,18 +512,21 @@ impl TestServer {
         }
     }
 
-    /// The TCP address to connect to. Panics for a server on a Unix
-    /// socket (see [`server_addr`](TestServer::server_addr)).
-    pub fn addr(&self) -> SocketAddr {
+    /// Where the server listens, TCP or Unix (as
+    /// [`Server::addr`](crate::Server::addr)).
+    pub fn addr(&self) -> &crate::Addr {
+        &self.addr
+    }
+
+    /// The TCP address to connect to (as
+    /// [`Server::local_addr`](crate::Server::local_addr), but a test's
+    /// server is TCP: it panics for one on a Unix socket, rather than
+    /// make every test unwrap).
+    pub fn local_addr(&self) -> SocketAddr {
         match &self.addr {
             crate::Addr::Tcp(a) => *a,
             other => panic!("the test server listens on {other}, not TCP"),
         }
-    }
-
-    /// Where the server listens, TCP or Unix.
-    pub fn server_addr(&self) -> &crate::Addr {
-        &self.addr
     }
 
     /// `http://ADDR` followed by `path`.
@@ -587,7 +590,7 @@ impl Drop for TestServer {
 ///     Server::builder().drain_grace(Duration::ZERO),
 ///     |_: &mut Request| "hi\n",
 /// );
-/// let addr = server.addr();
+/// let addr = server.local_addr();
 /// let mut idle = RawClient::connect(addr).unwrap();
 /// idle.get("/", T).unwrap();
 /// server.stop().unwrap();
@@ -620,7 +623,7 @@ pub enum Ending {
 /// use courteous::{Request, Server};
 ///
 /// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
-/// let mut client = RawClient::connect(server.addr()).unwrap();
+/// let mut client = RawClient::connect(server.local_addr()).unwrap();
 /// let resp = client.get("/", Duration::from_secs(5)).unwrap();
 /// assert_eq!(resp.status, 200);
 /// assert_eq!(resp.header("Content-Type"), Some("text/plain; charset=utf-8"));
@@ -676,7 +679,7 @@ impl RawResponse {
 /// let server = TestServer::start(Server::builder(), |req: &mut Request| {
 ///     Response::text(req.uri().path().to_string())
 /// });
-/// let mut client = RawClient::connect(server.addr()).unwrap();
+/// let mut client = RawClient::connect(server.local_addr()).unwrap();
 /// client.send(b"GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
 /// assert_eq!(client.read_response(T).unwrap().text(), "/a");
 /// assert_eq!(client.read_response(T).unwrap().text(), "/b");
@@ -699,7 +702,7 @@ pub struct RawClient<S: Socket = TcpStream> {
 /// use courteous::{Request, Server};
 ///
 /// let server = TestServer::start(Server::builder(), |_: &mut Request| "hi\n");
-/// let stream = TcpStream::connect(server.addr()).unwrap(); // made with options of your own
+/// let stream = TcpStream::connect(server.local_addr()).unwrap(); // made with options of your own
 /// let mut client = RawClient::new(stream);
 /// assert_eq!(client.get("/", std::time::Duration::from_secs(5)).unwrap().status, 200);
 /// server.stop().unwrap();
@@ -878,7 +881,7 @@ impl<S: Socket> RawClient<S> {
     ///         out.write_all(b"second")
     ///     })
     /// });
-    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let mut client = RawClient::connect(server.local_addr()).unwrap();
     /// client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
     /// assert_eq!(client.read_head(T).unwrap().status, 200);
     /// assert_eq!(client.read_chunk(T).unwrap().unwrap(), b"first");
@@ -965,7 +968,7 @@ impl<S: Socket> RawClient<S> {
     ///     let _ = req.body_mut().read_to_string(&mut body);
     ///     Response::text(format!("{} {}", req.method(), body))
     /// });
-    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let mut client = RawClient::connect(server.local_addr()).unwrap();
     /// let headers = [("Content-Type", "application/json")];
     /// let resp = client.request("POST", "/jobs", &headers, br#"{"name":"a"}"#, Duration::from_secs(5)).unwrap();
     /// assert_eq!(resp.text(), r#"POST {"name":"a"}"#);
@@ -1016,7 +1019,7 @@ impl<S: Socket> RawClient<S> {
     ///     }
     ///     "not sent"
     /// });
-    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let mut client = RawClient::connect(server.local_addr()).unwrap();
     /// let resp = client.get("/", Duration::from_secs(5)).unwrap();
     /// assert_eq!(resp.status, 101);
     /// let (_socket, mut early) = client.into_parts();

@@ -38,7 +38,7 @@
 //! });
 //! let server = TestServer::start(Server::builder(), app);
 //!
-//! let url = format!("ws://{}/ws", server.addr());
+//! let url = format!("ws://{}/ws", server.local_addr());
 //! let (mut client, _) = tungstenite::connect(url.as_str()).unwrap();
 //! client.send(Message::text("hello")).unwrap();
 //! assert_eq!(client.read().unwrap(), Message::text("hello"));

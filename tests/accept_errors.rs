@@ -52,7 +52,7 @@ fn cpu_time() -> Duration {
 fn emfile_is_survived_without_spinning() {
     let server = TestServer::start(Server::builder().workers(2), |_: &mut Request| "hi\n");
     let handle = server.handle();
-    let mut first = RawClient::connect(server.addr()).expect("connect");
+    let mut first = RawClient::connect(server.local_addr()).expect("connect");
     assert_eq!(first.get("/", T).expect("served").status, 200);
 
     // Leave exactly one free descriptor: the client's connect takes it,
@@ -70,7 +70,7 @@ fn emfile_is_survived_without_spinning() {
         },
     )
     .expect("lower the fd limit");
-    let pending = TcpStream::connect(server.addr());
+    let pending = TcpStream::connect(server.local_addr());
     let cpu_before = cpu_time();
     let wall = Instant::now();
     std::thread::sleep(Duration::from_millis(500)); // a window to measure, not to order
@@ -90,7 +90,7 @@ fn emfile_is_survived_without_spinning() {
     drop(pending);
 
     // The server is still there for new clients.
-    let mut again = RawClient::connect(server.addr()).expect("connect");
+    let mut again = RawClient::connect(server.local_addr()).expect("connect");
     assert_eq!(again.get("/", T).expect("served after EMFILE").status, 200);
     server.stop().expect("clean stop");
 }

@@ -74,7 +74,7 @@ fn keep_alive_requests_allocate_nothing_on_the_server() {
         // A fixed body, no headers: the handler allocates nothing itself.
         Response::bytes(b"hello\n".as_slice())
     });
-    let mut c = RawClient::connect(server.addr()).expect("connect");
+    let mut c = RawClient::connect(server.local_addr()).expect("connect");
     let request =
         b"GET /hello HTTP/1.1\r\nHost: bench.test\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n";
     for _ in 0..ROUNDS {

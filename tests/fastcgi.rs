@@ -193,7 +193,10 @@ fn fastcgi_server(
     handler: impl courteous::Handler,
 ) -> TestServer {
     TestServer::serve(
-        builder.bind_fastcgi(dir.join("fcgi.sock")).expect("bind"),
+        builder
+            .fastcgi(true)
+            .bind_unix(dir.join("fcgi.sock"))
+            .expect("bind"),
         handler,
     )
 }

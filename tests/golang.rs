@@ -134,9 +134,9 @@ struct Jammed {
 fn jammed(builder: Builder, third: Option<&str>) -> Jammed {
     let h = held(builder.workers(1).queue_depth(1));
     let busy = send_held(&h, "/hold", 1);
-    let mut queued = connect(h.addr());
+    let mut queued = connect(h.local_addr());
     queued.send(&get("/queued")).expect("send");
-    let mut waiting = connect(h.addr());
+    let mut waiting = connect(h.local_addr());
     if let Some(path) = third {
         waiting.send(&get(path)).expect("send");
     }
@@ -204,7 +204,7 @@ fn assert_refused(addr: SocketAddr, when: &str) {
 /// A new connection that sent `GET path`, once the handler of that request
 /// is parked at the gate (as the `parked`-th one).
 fn send_held(h: &Held, path: &str, parked: usize) -> RawClient {
-    let mut c = connect(h.addr());
+    let mut c = connect(h.local_addr());
     c.send(&get(path)).expect("send the request");
     assert!(
         h.gate.wait_parked(parked, T),
@@ -216,7 +216,7 @@ fn send_held(h: &Held, path: &str, parked: usize) -> RawClient {
 /// A connection that completed one keep-alive exchange. The server turns
 /// it idle right after writing the response: wait on the stats for that.
 fn kept_alive(server: &TestServer) -> RawClient {
-    let mut c = connect(server.addr());
+    let mut c = connect(server.local_addr());
     let r = c.get("/first", T).expect("the first response");
     assert_eq!((r.status, r.text().as_str()), (200, "/first\n"));
     assert!(!r.connection_close(), "kept alive before the drain: {r:?}");
@@ -450,7 +450,9 @@ fn concurrent_closes_do_not_deadlock() {
         in_thread(move || {
             start.wait();
             if blocking {
-                handle.blocking_close()
+                let started = handle.close();
+                handle.wait();
+                started
             } else {
                 handle.close()
             }
@@ -518,12 +520,12 @@ fn new_connects_are_refused_once_draining() {
     begin_drain(&h);
     let s = await_stats(&h, "the listener closed", |s| !s.listening);
     assert!(s.draining && s.serving && s.in_flight == 1, "{s:?}");
-    assert_refused(h.addr(), "draining, a request in flight");
+    assert_refused(h.local_addr(), "draining, a request in flight");
     h.gate.open();
     assert_last_response(c.read_response(T), "/hold\n");
     assert_eof(&mut c);
     assert!(h.join(T).expect("serve returned").is_ok());
-    assert_refused(h.addr(), "after serve returned");
+    assert_refused(h.local_addr(), "after serve returned");
 }
 
 /// manners `TestShutdown` on a busy server: the accept loop is waiting to
@@ -542,7 +544,7 @@ fn new_connects_are_refused_at_once_while_the_accept_queue_is_full() {
     begin_drain(&h);
     let listening = h.handle().stats().listening;
     assert_refused(
-        h.addr(),
+        h.local_addr(),
         &format!("right after close() returned (listening: {listening})"),
     );
     h.gate.open();
@@ -613,7 +615,7 @@ fn silent_new_connection_does_not_hold_the_drain() {
         Server::builder().header_read_timeout(Duration::from_secs(60)),
         echo,
     );
-    let mut c = connect(server.addr());
+    let mut c = connect(server.local_addr());
     await_stats(&server, "a new connection", |s| s.new == 1);
     let began = begin_drain(&server);
     assert_serve_returns(&mut server, began, PROMPT);
@@ -627,7 +629,7 @@ fn silent_new_connection_does_not_hold_the_drain() {
 #[test]
 fn new_connection_within_the_grace_gets_its_first_request_answered() {
     let mut server = TestServer::start(Server::builder().drain_grace(T), echo);
-    let mut c = connect(server.addr());
+    let mut c = connect(server.local_addr());
     await_stats(&server, "a new connection", |s| s.new == 1);
     let began = begin_drain(&server);
     c.send(&get("/first")).expect("send");
@@ -702,7 +704,7 @@ fn half_received_head_does_not_hold_the_drain_hostage() {
         .header_read_timeout(Duration::from_secs(60))
         .drain_head_timeout(Duration::from_millis(200));
     let mut server = TestServer::start(builder, echo);
-    let mut c = connect(server.addr());
+    let mut c = connect(server.local_addr());
     c.send(b"GET /slow HTTP/1.1\r\nHost: golang.test\r\n")
         .expect("send half a head");
     await_stats(&server, "the head being read", |s| s.active == 1);
@@ -723,7 +725,7 @@ fn half_received_head_does_not_hold_the_drain_hostage() {
 fn half_received_head_completed_within_the_bound_is_answered() {
     let builder = Server::builder().drain_head_timeout(T);
     let mut server = TestServer::start(builder, echo);
-    let mut c = connect(server.addr());
+    let mut c = connect(server.local_addr());
     c.send(b"GET /slow HTTP/1.1\r\n").expect("send half a head");
     await_stats(&server, "the head being read", |s| s.active == 1);
     let began = begin_drain(&server);
@@ -742,7 +744,7 @@ fn half_received_head_completed_within_the_bound_is_answered() {
 #[test]
 fn pipelined_request_already_received_is_served_during_the_drain() {
     let mut h = held(Server::builder().drain_grace(Duration::ZERO));
-    let mut c = connect(h.addr());
+    let mut c = connect(h.local_addr());
     c.send(&[get("/hold"), get("/second")].concat())
         .expect("send two requests");
     assert!(h.gate.wait_parked(1, T), "the first request is in flight");
@@ -863,7 +865,7 @@ fn no_request_is_lost_when_draining_under_keepalive_load() {
     let deadline = Instant::now() + T;
     let clients: Vec<Receiver<Tally>> = (0..CLIENTS)
         .map(|_| {
-            let addr = server.addr();
+            let addr = server.local_addr();
             in_thread(move || load_client(addr, deadline))
         })
         .collect();
@@ -991,7 +993,7 @@ fn state_hook_sees_the_go_conn_state_sequences() {
         ),
     ];
     for (name, steps, expected) in cases {
-        let c = connect(server.addr());
+        let c = connect(server.local_addr());
         let peer = c.local_addr();
         steps(c);
         expect_states(&log, peer, expected, name);
@@ -1013,7 +1015,7 @@ fn wait_group_follows_the_state_transitions() {
             .drain_grace(Duration::ZERO)
             .on_state(log.hook()),
     );
-    let mut c = connect(h.addr());
+    let mut c = connect(h.local_addr());
     let peer = c.local_addr();
     await_stats(&h, "a new connection", |s| s.new == 1 && s.in_flight == 0);
 
@@ -1060,7 +1062,7 @@ fn drain_waits_for_a_hijacked_connection_until_its_stream_is_dropped() {
         let _ = tx.lock().expect("the sender").send(hijacked);
         Response::default()
     });
-    let mut c = connect(server.addr());
+    let mut c = connect(server.local_addr());
     c.send(&get("/hijack")).expect("send");
     let hijacked = taken
         .recv_timeout(T)
@@ -1116,13 +1118,13 @@ fn state_hook_and_handler_see_the_same_connection() {
     let server = TestServer::start(builder, |req: &mut Request| {
         Response::text(format!("{}\n", req.conn().id()))
     });
-    let mut c = connect(server.addr());
+    let mut c = connect(server.local_addr());
     let served_id = c.get("/", T).expect("a response").text();
     let infos = accepted.lock().expect("the list").clone();
     assert_eq!(infos.len(), 1, "{infos:?}");
     let info = &infos[0];
     assert_eq!(served_id, format!("{}\n", info.id()));
     assert_eq!(info.peer_addr(), Some(c.local_addr()));
-    assert_eq!(info.local_addr(), Some(server.addr()));
+    assert_eq!(info.local_addr(), Some(server.local_addr()));
     assert!(server.stop().is_ok());
 }

@@ -22,7 +22,7 @@ fn a_second_server_takes_over_the_socket_with_no_refused_connect() {
         }
         Response::text("first\n")
     });
-    let addr = first.addr();
+    let addr = first.local_addr();
     let mut held = RawClient::connect(addr).expect("connect");
     held.send(b"GET /hold HTTP/1.1\r\nHost: t\r\n\r\n")
         .expect("send");

@@ -71,7 +71,7 @@ fn start(builder: Builder, seen: &Seen) -> TestServer {
 // ----- client helpers -----------------------------------------------------------
 
 fn connect(server: &TestServer) -> RawClient {
-    RawClient::connect(server.addr()).expect("connect")
+    RawClient::connect(server.local_addr()).expect("connect")
 }
 
 /// Sends `request` and reads one response.

@@ -66,7 +66,7 @@ fn start_with(builder: Builder) -> TestServer {
 // ----- client helpers ---------------------------------------------------------
 
 fn connect(server: &TestServer) -> RawClient {
-    RawClient::connect(server.addr()).expect("connect")
+    RawClient::connect(server.local_addr()).expect("connect")
 }
 
 /// Sends `request` and reads one response (not to a HEAD).
@@ -732,7 +732,7 @@ fn a_client_that_never_hangs_up_is_closed_when_the_linger_is_over() {
     let server = start_with(Server::builder().linger(Duration::from_millis(300)));
     let handle = server.handle();
     // A bare socket: the kit's client answers a FIN with its own.
-    let mut c = std::net::TcpStream::connect(server.addr()).expect("connect");
+    let mut c = std::net::TcpStream::connect(server.local_addr()).expect("connect");
     c.set_read_timeout(Some(T)).expect("timeout");
     c.write_all(b"GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .expect("send");

@@ -109,6 +109,14 @@ impl Drop for Serving {
 
 /// Waits for the stats to satisfy `pred`; panics with `what` and the last
 /// stats seen otherwise.
+/// Closes, then waits for the drain to be over (manners' `BlockingClose`):
+/// true if this close started the drain.
+fn close_and_wait(handle: &Handle) -> bool {
+    let started = handle.close();
+    handle.wait();
+    started
+}
+
 fn await_stats(handle: &Handle, what: &str, pred: impl FnMut(&Stats) -> bool) -> Stats {
     wait_until(handle, pred, T).unwrap_or_else(|s| panic!("timed out waiting for {what}: {s:?}"))
 }
@@ -195,44 +203,46 @@ fn close_before_serve_returns_at_once_and_a_later_serve_works() {
 }
 
 #[test]
-fn close_twice_and_blocking_close() {
+fn close_twice_and_close_then_wait() {
     let (gate, _open) = gate();
     let mut server = TestServer::start(Server::builder(), held_at(&gate));
     let handle = server.handle();
-    let mut client = hold_one(server.addr(), &gate);
+    let mut client = hold_one(server.local_addr(), &gate);
 
     assert!(handle.close(), "the first close starts the drain");
     assert!(handle.is_draining());
     assert!(!handle.close(), "a close during the drain does nothing");
 
-    // A blocking_close during someone else's drain says false and waits.
+    // A close and wait during someone else's drain: the close says false,
+    // the wait waits.
     let h = handle.clone();
     let blocking = in_thread(move || {
-        let started = h.blocking_close();
+        let started = close_and_wait(&h);
         (started, h.stats())
     });
     assert_eq!(
         blocking.recv_timeout(SHORT).err(),
         Some(RecvTimeoutError::Timeout),
-        "blocking_close returned while a request was still held"
+        "wait returned while a request was still held"
     );
     gate.open();
-    let (started, after) = blocking.recv_timeout(T).expect("blocking_close returns");
+    let (started, after) = blocking.recv_timeout(T).expect("close and wait return");
     assert!(!started, "it did not start the drain");
-    assert!(!after.serving, "serve had returned when blocking_close did");
+    assert!(!after.serving, "serve had returned when wait did");
     assert_eq!(client.read_response(T).expect("response").status, 200);
     assert!(server.join(T).expect("serve returned").is_ok());
 
     // Drained: a close now belongs to the run that ended (one accepted
-    // close per run), and a blocking close returns at once.
+    // close per run), and a close and wait returns at once.
     let h = handle.clone();
-    let idle = in_thread(move || (h.blocking_close(), h.blocking_close()));
+    let idle = in_thread(move || (close_and_wait(&h), close_and_wait(&h)));
     let (first, second) = idle.recv_timeout(T).expect("returns at once");
     assert!(!first && !second, "the run already ended by a close");
 
-    // Before a server's first serve, a blocking close is a pending close.
+    // Before a server's first serve, a close is a pending close, and the
+    // wait returns at once.
     let fresh = Server::bind("127.0.0.1:0").expect("bind").handle();
-    let idle = in_thread(move || (fresh.blocking_close(), fresh.blocking_close()));
+    let idle = in_thread(move || (close_and_wait(&fresh), close_and_wait(&fresh)));
     let (first, second) = idle.recv_timeout(T).expect("returns at once");
     assert!(
         first,
@@ -242,22 +252,22 @@ fn close_twice_and_blocking_close() {
 }
 
 #[test]
-fn blocking_close_starts_the_drain_and_waits_for_it() {
+fn close_then_wait_returns_once_the_drain_is_over() {
     let (gate, _open) = gate();
     let mut server = TestServer::start(Server::builder(), held_at(&gate));
     let handle = server.handle();
-    let mut client = hold_one(server.addr(), &gate);
+    let mut client = hold_one(server.local_addr(), &gate);
 
     let h = handle.clone();
-    let blocking = in_thread(move || (h.blocking_close(), h.stats()));
+    let blocking = in_thread(move || (close_and_wait(&h), h.stats()));
     await_stats(&handle, "the drain", |s| s.draining);
     assert_eq!(
         blocking.recv_timeout(SHORT).err(),
         Some(RecvTimeoutError::Timeout),
-        "blocking_close returned before the held request finished"
+        "wait returned before the held request finished"
     );
     gate.open();
-    let (started, after) = blocking.recv_timeout(T).expect("blocking_close returns");
+    let (started, after) = blocking.recv_timeout(T).expect("close and wait return");
     assert!(started, "this call started the drain");
     assert!(!after.serving && !after.draining, "{after:?}");
     let resp = client.read_response(T).expect("response");
@@ -376,7 +386,7 @@ fn a_tracked_routine_holds_the_drain() {
     let handle = server.handle();
     let routine = handle.track();
     assert_eq!(handle.stats().routines, 1);
-    get_hello_at(server.addr());
+    get_hello_at(server.local_addr());
 
     assert!(handle.close());
     assert!(
@@ -398,7 +408,7 @@ fn wait_blocks_until_serve_returns() {
     let (gate, _open) = gate();
     let mut server = TestServer::start(Server::builder(), held_at(&gate));
     let handle = server.handle();
-    let mut client = hold_one(server.addr(), &gate);
+    let mut client = hold_one(server.local_addr(), &gate);
 
     let h = handle.clone();
     let waiter = in_thread(move || {
@@ -455,13 +465,13 @@ fn a_panicking_handler_costs_one_500_and_the_workers_survive() {
     });
     let handle = server.handle();
     for i in 1..=ROUNDS {
-        let mut client = RawClient::connect(server.addr()).expect("connect");
+        let mut client = RawClient::connect(server.local_addr()).expect("connect");
         let resp = client.get("/panic", T).expect("a response to a panic");
         assert_eq!(resp.status, 500, "round {i}");
         assert!(resp.connection_close(), "round {i}: {resp:?}");
         assert_eq!(client.read_end(T), Ending::Eof, "round {i}");
 
-        get_hello_at(server.addr());
+        get_hello_at(server.local_addr());
         let st = await_stats(&handle, "the request to leave the count", |s| {
             s.in_flight == 0 && s.served == 2 * i
         });
@@ -479,7 +489,7 @@ fn idle_keep_alive_connections_do_not_starve_a_small_pool() {
     let handle = server.handle();
     let mut idle: Vec<RawClient> = (0..IDLE)
         .map(|_| {
-            let mut c = RawClient::connect(server.addr()).expect("connect");
+            let mut c = RawClient::connect(server.local_addr()).expect("connect");
             let resp = get_hello(&mut c);
             assert!(!resp.connection_close(), "kept alive: {resp:?}");
             c
@@ -489,7 +499,7 @@ fn idle_keep_alive_connections_do_not_starve_a_small_pool() {
 
     // More idle connections than workers: a new client is still served,
     // within T (far less than the 60 s idle timeout that would free a worker).
-    get_hello_at(server.addr());
+    get_hello_at(server.local_addr());
 
     // And the idle ones still work.
     for c in &mut idle {
@@ -516,7 +526,7 @@ fn every_worker_of_the_pool_can_be_held_at_once() {
     // Kept-alive connections, parked between requests, then all held.
     let mut kept: Vec<RawClient> = (0..WORKERS / 2)
         .map(|_| {
-            let mut c = RawClient::connect(server.addr()).expect("connect");
+            let mut c = RawClient::connect(server.local_addr()).expect("connect");
             get_hello(&mut c);
             c
         })
@@ -531,7 +541,7 @@ fn every_worker_of_the_pool_can_be_held_at_once() {
     // New connections, held from their first request.
     let fresh: Vec<RawClient> = (0..WORKERS / 2)
         .map(|_| {
-            let mut c = RawClient::connect(server.addr()).expect("connect");
+            let mut c = RawClient::connect(server.local_addr()).expect("connect");
             c.send(b"GET /hold HTTP/1.1\r\nHost: t\r\n\r\n")
                 .expect("send");
             c
@@ -545,7 +555,7 @@ fn every_worker_of_the_pool_can_be_held_at_once() {
     );
 
     // One more request waits for a worker; none is free until the gate opens.
-    let mut late = RawClient::connect(server.addr()).expect("connect");
+    let mut late = RawClient::connect(server.local_addr()).expect("connect");
     late.send(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
         .expect("send");
     assert!(
@@ -577,7 +587,7 @@ fn stats_follow_a_simple_exchange() {
     );
 
     // Connected, nothing sent: New.
-    let mut client = RawClient::connect(server.addr()).expect("connect");
+    let mut client = RawClient::connect(server.local_addr()).expect("connect");
     let st = await_stats(&handle, "a new connection", |s| s.new == 1);
     assert_eq!(
         (st.accepted, st.connections, st.active, st.idle),
@@ -607,7 +617,7 @@ fn stats_follow_a_simple_exchange() {
     );
 
     // A second connection, then both hang up.
-    let mut other = RawClient::connect(server.addr()).expect("connect");
+    let mut other = RawClient::connect(server.local_addr()).expect("connect");
     get_hello(&mut other);
     let st = await_stats(&handle, "two idle connections", |s| s.idle == 2);
     assert_eq!(

@@ -28,7 +28,7 @@ fn ticks(_: &mut Request) -> Response {
 fn a_stream_is_in_flight_and_ends_with_its_last_event_at_the_drain() {
     let mut server = TestServer::start(Server::builder(), ticks);
     let handle = server.handle();
-    let mut c = RawClient::connect(server.addr()).expect("connect");
+    let mut c = RawClient::connect(server.local_addr()).expect("connect");
     c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").expect("send");
     let head = c.read_head(T).expect("the head, before any tick");
     assert_eq!(head.header("transfer-encoding"), Some("chunked"));
@@ -72,7 +72,7 @@ fn a_stream_that_ignores_the_drain_is_cut_off_at_the_deadline_and_counted() {
         },
     );
     let handle = server.handle();
-    let mut c = RawClient::connect(server.addr()).expect("connect");
+    let mut c = RawClient::connect(server.local_addr()).expect("connect");
     c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").expect("send");
     c.read_head(T).expect("head");
     assert_eq!(
@@ -103,12 +103,12 @@ fn streams_to_head_and_http_1_0_and_a_failing_stream() {
             out.write_all(b" two")
         })
     });
-    let mut c = RawClient::connect(server.addr()).expect("connect");
+    let mut c = RawClient::connect(server.local_addr()).expect("connect");
     let r = c.request("HEAD", "/", &[], b"", T).expect("response");
     assert_eq!((r.status, r.header("transfer-encoding")), (200, None));
     assert!(!r.connection_close());
     // An HTTP/1.0 client gets the body close-delimited.
-    let mut old = RawClient::connect(server.addr()).expect("connect");
+    let mut old = RawClient::connect(server.local_addr()).expect("connect");
     old.send(b"GET / HTTP/1.0\r\n\r\n").expect("send");
     let r = old.read_response(T).expect("response");
     assert_eq!(
@@ -121,7 +121,7 @@ fn streams_to_head_and_http_1_0_and_a_failing_stream() {
         "the HEAD request did not run the stream"
     );
     // A stream that fails ends its connection without the chunked end.
-    let mut broken = RawClient::connect(server.addr()).expect("connect");
+    let mut broken = RawClient::connect(server.local_addr()).expect("connect");
     broken
         .send(b"GET /fail HTTP/1.1\r\nHost: t\r\n\r\n")
         .expect("send");
@@ -155,7 +155,7 @@ mod websocket {
     }
 
     fn client(server: &TestServer) -> tungstenite::WebSocket<TcpStream> {
-        let stream = TcpStream::connect(server.addr()).expect("connect");
+        let stream = TcpStream::connect(server.local_addr()).expect("connect");
         stream.set_read_timeout(Some(T)).expect("timeout");
         let url = format!("ws://{}/ws", server.addr());
         tungstenite::client(url.as_str(), stream)
@@ -217,7 +217,7 @@ mod websocket {
             Server::builder().drain_delay(Duration::from_secs(30)),
             echo(),
         );
-        let mut c = RawClient::connect(server.addr()).expect("connect");
+        let mut c = RawClient::connect(server.local_addr()).expect("connect");
         let r = c.get("/ws", T).expect("response");
         assert_eq!((r.status, r.header("upgrade")), (426, Some("websocket")));
         let upgrade = [
@@ -234,7 +234,7 @@ mod websocket {
         let mut good = upgrade;
         good[2].1 = "13";
         server.handle().close(); // the drain delay: still serving, draining
-        let mut c = RawClient::connect(server.addr()).expect("connect");
+        let mut c = RawClient::connect(server.local_addr()).expect("connect");
         let r = c.request("GET", "/ws", &good, b"", T).expect("response");
         assert_eq!(r.status, 503);
         server.stop().expect("stop");

@@ -121,7 +121,7 @@ fn a_client_that_holds_its_socket_after_the_response_does_not_hold_serve() {
         "done\n"
     });
     let handle = server.handle();
-    let mut client = RawClient::connect(server.addr()).expect("connect");
+    let mut client = RawClient::connect(server.local_addr()).expect("connect");
     client
         .send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         .expect("send");
@@ -154,7 +154,7 @@ fn pooled_idle_clients_that_never_read_do_not_hold_serve() {
     let handle = server.handle();
     let mut pool: Vec<RawClient> = (0..POOLED)
         .map(|_| {
-            let mut c = RawClient::connect(server.addr()).expect("connect");
+            let mut c = RawClient::connect(server.local_addr()).expect("connect");
             assert_eq!(c.get("/", T).expect("response").status, 200);
             c
         })
@@ -183,7 +183,7 @@ fn a_half_sent_head_holds_the_exit_no_longer_than_its_bound() {
     let builder = Server::builder().drain_head_timeout(bound);
     let mut server = TestServer::start(builder, hello);
     let handle = server.handle();
-    let mut client = RawClient::connect(server.addr()).expect("connect");
+    let mut client = RawClient::connect(server.local_addr()).expect("connect");
     client.send(b"GET / HTTP/1.1\r\nHost:").expect("send");
     wait_until(&handle, |s| s.active == 1, T).expect("reading the head");
     let closed_at = Instant::now();
@@ -211,7 +211,7 @@ fn a_request_right_behind_a_close_response_is_discarded_without_a_reset() {
     let next = b"GET /2 HTTP/1.1\r\nHost: t\r\n\r\n";
     for round in 0..rounds(50) {
         for how in 0..3 {
-            let mut client = RawClient::connect(server.addr()).expect("connect");
+            let mut client = RawClient::connect(server.local_addr()).expect("connect");
             match how {
                 0 => client
                     .send(&[&close[..], &next[..]].concat())
@@ -318,7 +318,7 @@ fn a_connection_completed_by_the_kernel_is_never_reset_at_a_drain_tcp() {
         // write is still answered (that is the drain rule for New).
         let builder = Server::builder().workers(4).drain_grace(T);
         let server = TestServer::start(builder, hello);
-        let addr = server.addr();
+        let addr = server.local_addr();
         let tally = drain_under_connects(server, move || {
             let s = TcpStream::connect_timeout(&addr, Duration::from_millis(50))?;
             s.set_read_timeout(Some(T))?;
@@ -370,7 +370,7 @@ fn an_inline_hijacked_session_sees_the_drain_and_ends_it_politely() {
         Response::default()
     });
     let handle = server.handle();
-    let mut client = TcpStream::connect(server.addr()).expect("connect");
+    let mut client = TcpStream::connect(server.local_addr()).expect("connect");
     client
         .write_all(b"GET / HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: upgrade\r\n\r\n")
         .expect("send");
@@ -403,7 +403,7 @@ fn a_hijacked_connection_that_ignores_the_drain_is_killed_at_the_deadline() {
         Response::default()
     });
     let handle = server.handle();
-    let mut client = RawClient::connect(server.addr()).expect("connect");
+    let mut client = RawClient::connect(server.local_addr()).expect("connect");
     client
         .send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         .expect("send");

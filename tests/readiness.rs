@@ -29,7 +29,7 @@ fn drain_delay_keeps_serving_with_failing_health_checks() {
         hello,
     );
     let handle = server.handle();
-    let mut lb = RawClient::connect(server.addr()).expect("connect");
+    let mut lb = RawClient::connect(server.local_addr()).expect("connect");
     let r = lb.get("/healthz", T).expect("health");
     assert_eq!((r.status, r.text().as_str()), (200, "ok\n"));
 
@@ -42,7 +42,7 @@ fn drain_delay_keeps_serving_with_failing_health_checks() {
     assert!(s.listening && s.draining, "{s:?}");
     let r = lb.get("/healthz", T).expect("health during the delay");
     assert_eq!(r.status, 503);
-    let mut late = RawClient::connect(server.addr()).expect("still accepting");
+    let mut late = RawClient::connect(server.local_addr()).expect("still accepting");
     let r = late.get("/", T).expect("served during the delay");
     assert_eq!(r.text(), "hello, draining\n");
     assert!(r.connection_close());
@@ -118,7 +118,7 @@ fn before_shutdown_can_veto_a_close() {
     let handle = server.handle();
     assert!(!handle.close(), "vetoed");
     assert!(!handle.is_draining());
-    let mut c = RawClient::connect(server.addr()).expect("still serving");
+    let mut c = RawClient::connect(server.local_addr()).expect("still serving");
     assert_eq!(c.get("/", T).expect("served").text(), "hello\n");
     allow.store(true, Ordering::SeqCst);
     assert!(handle.close(), "allowed now");
@@ -135,7 +135,7 @@ fn one_request_stuck() -> (Gate, TestServer, RawClient) {
         g.wait();
         "late\n"
     });
-    let mut stuck = RawClient::connect(server.addr()).expect("connect");
+    let mut stuck = RawClient::connect(server.local_addr()).expect("connect");
     stuck
         .send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         .expect("send");

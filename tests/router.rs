@@ -38,14 +38,14 @@ fn app() -> Router {
 }
 
 fn send(server: &TestServer, method: &str, path: &str) -> RawResponse {
-    let mut c = RawClient::connect(server.addr()).expect("connect");
+    let mut c = RawClient::connect(server.local_addr()).expect("connect");
     c.request(method, path, &[], b"", T).expect("a response")
 }
 
 #[test]
 fn methods_route_and_the_router_answers_the_rest_itself() {
     let server = TestServer::start(Server::builder(), app());
-    let mut c = RawClient::connect(server.addr()).expect("connect");
+    let mut c = RawClient::connect(server.local_addr()).expect("connect");
     let mut ask =
         |method: &str, path: &str| c.request(method, path, &[], b"", T).expect("response");
 
@@ -135,7 +135,7 @@ fn parameters_are_percent_decoded_and_bad_ones_refused() {
 fn connect_reaches_only_a_connect_route_and_only_when_allowed() {
     let connect = b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n";
     let ask = |server: &TestServer| {
-        let mut c = RawClient::connect(server.addr()).expect("connect");
+        let mut c = RawClient::connect(server.local_addr()).expect("connect");
         c.send(connect).expect("send");
         c.read_response(T).expect("response")
     };
@@ -203,7 +203,7 @@ fn an_invalid_header_value_answers_500_and_the_server_goes_on() {
                 Response::text("fine\n").with_header("x-n", 7)
             }),
     );
-    let mut c = RawClient::connect(server.addr()).expect("connect");
+    let mut c = RawClient::connect(server.local_addr()).expect("connect");
     let r = c.get("/bad", T).expect("response");
     assert_eq!((r.status, r.header("x-bad")), (500, None));
     let r = c.get("/good", T).expect("response");
@@ -235,7 +235,7 @@ mod json {
     #[test]
     fn typed_bodies_and_their_errors() {
         let server = TestServer::start(Server::builder().max_body_bytes(Some(64)), notes());
-        let mut c = RawClient::connect(server.addr()).expect("connect");
+        let mut c = RawClient::connect(server.local_addr()).expect("connect");
         let r = c
             .request("POST", "/notes", &JSON, br#"{"text":"hi"}"#, T)
             .expect("response");
@@ -266,7 +266,7 @@ mod json {
 
         // Over the limit, chunked (so the handler's read finds out): 413.
         let big = format!(r#"{{"text":"{}"}}"#, "x".repeat(100));
-        let mut chunked = RawClient::connect(server.addr()).expect("connect");
+        let mut chunked = RawClient::connect(server.local_addr()).expect("connect");
         let req = format!(
             "POST /notes HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{big}\r\n0\r\n\r\n",
             big.len()

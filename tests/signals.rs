@@ -47,7 +47,7 @@ fn signals_start_the_drain_and_are_remembered() {
         g.wait();
         "late\n"
     });
-    let mut stuck = RawClient::connect(ts.addr()).expect("connect");
+    let mut stuck = RawClient::connect(ts.local_addr()).expect("connect");
     stuck
         .send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         .expect("send");
@@ -79,7 +79,7 @@ fn signals_start_the_drain_and_are_remembered() {
         g.wait();
         "served\n"
     });
-    let mut client = RawClient::connect(ts.addr()).expect("connect");
+    let mut client = RawClient::connect(ts.local_addr()).expect("connect");
     client
         .send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         .expect("send");

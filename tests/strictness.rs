@@ -63,7 +63,7 @@ fn start(builder: Builder, seen: &Seen) -> TestServer {
 }
 
 fn connect(server: &TestServer) -> RawClient {
-    RawClient::connect(server.addr()).expect("connect")
+    RawClient::connect(server.local_addr()).expect("connect")
 }
 
 fn exchange(client: &mut RawClient, request: &[u8]) -> RawResponse {
@@ -116,7 +116,7 @@ const SMUGGLED: &str = "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n";
 fn host_must_be_one_uri_host_and_port() {
     let seen = Seen::default();
     let server = start(Server::builder(), &seen);
-    let p = server.addr().port();
+    let p = server.local_addr().port();
     for host in [
         format!("user@127.0.0.1:{p}"),
         format!("127.0.0.1:{p}/path"),

@@ -129,7 +129,7 @@ fn hello(req: &mut Request) -> Response {
 fn ureq_and_curl_get_answers_over_https() {
     let certs = Certs::new("clients");
     let server = certs.server(Server::builder(), hello);
-    let url = format!("https://127.0.0.1:{}/hello", server.addr().port());
+    let url = format!("https://127.0.0.1:{}/hello", server.local_addr().port());
     let mut resp = certs.agent().get(&url).call().expect("ureq over TLS");
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.body_mut().read_to_string().expect("body"), "hello\n");
@@ -157,7 +157,7 @@ fn keep_alive_and_bodies_over_tls() {
         let _ = req.body_mut().read_to_end(&mut body);
         Response::bytes(body)
     });
-    let mut c = certs.raw(server.addr());
+    let mut c = certs.raw(server.local_addr());
     for i in 0..3 {
         let body = format!("round {i} ").repeat(5000);
         let head = format!(
@@ -192,9 +192,9 @@ fn in_flight_completes_and_idle_gets_close_notify_then_fin() {
             Response::text("done\n")
         },
     );
-    let mut idle = certs.raw(server.addr());
+    let mut idle = certs.raw(server.local_addr());
     assert_eq!(idle.get("/", T).expect("response").status, 200);
-    let mut busy = certs.raw(server.addr());
+    let mut busy = certs.raw(server.local_addr());
     busy.send(b"GET /hold HTTP/1.1\r\nHost: t\r\n\r\n")
         .expect("send");
     assert!(gate.wait_parked(1, T));
@@ -226,7 +226,7 @@ fn deadline_kills_tls_connections_and_counts_them() {
             "late\n"
         },
     );
-    let mut stuck = certs.raw(server.addr());
+    let mut stuck = certs.raw(server.local_addr());
     stuck
         .send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         .expect("send");
@@ -247,9 +247,9 @@ fn a_silent_tcp_client_does_not_stall_tls_clients() {
     let server = certs.server(Server::builder().workers(1), hello);
     // Connects and says nothing: no handshake to wait for on the accept
     // thread, and the only worker parks it when another client comes.
-    let _silent = TcpStream::connect(server.addr()).expect("connect");
+    let _silent = TcpStream::connect(server.local_addr()).expect("connect");
     wait_until(&server.handle(), |s| s.new == 1, T).expect("accepted");
-    let mut c = certs.raw(server.addr());
+    let mut c = certs.raw(server.local_addr());
     assert_eq!(c.get("/", T).expect("served").status, 200);
     server.stop().expect("stop");
 }
@@ -314,7 +314,7 @@ fn tls_config_of_your_own_is_used() {
         .bind("127.0.0.1:0")
         .expect("bind");
     let server = TestServer::serve(server, hello);
-    let mut c = certs.raw(server.addr());
+    let mut c = certs.raw(server.local_addr());
     assert_eq!(c.get("/", T).expect("served").status, 200);
     server.stop().expect("stop");
 }
@@ -361,7 +361,7 @@ fn pooled_https_clients_that_never_read_do_not_hold_serve() {
     let handle = server.handle();
     let mut pool: Vec<_> = (0..20)
         .map(|_| {
-            let mut c = certs.raw(server.addr());
+            let mut c = certs.raw(server.local_addr());
             assert_eq!(c.get("/", T).expect("response").status, 200);
             c
         })

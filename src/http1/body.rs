@@ -524,7 +524,7 @@ fn check_trailer(line: &[u8]) -> io::Result<()> {
 ///         Err(_) => Response::new(http::StatusCode::BAD_REQUEST),
 ///     }
 /// });
-/// let mut client = RawClient::connect(server.addr()).unwrap();
+/// let mut client = RawClient::connect(server.local_addr()).unwrap();
 /// client.send(b"POST / HTTP/1.1\r\nHost: example\r\nContent-Length: 5\r\n\r\nhello").unwrap();
 /// assert_eq!(client.read_response(Duration::from_secs(5)).unwrap().text(), "HELLO");
 /// server.stop()?;
@@ -611,7 +611,7 @@ impl<'a> Body<'a> {
     /// let server = TestServer::start(Server::builder(), |req: &mut Request| {
     ///     format!("{:?}", req.body().content_length())
     /// });
-    /// let mut client = RawClient::connect(server.addr()).unwrap();
+    /// let mut client = RawClient::connect(server.local_addr()).unwrap();
     /// client.send(b"POST / HTTP/1.1\r\nHost: example\r\nContent-Length: 3\r\n\r\nabc").unwrap();
     /// assert_eq!(client.read_response(Duration::from_secs(5)).unwrap().text(), "Some(3)");
     /// client.send(b"POST / HTTP/1.1\r\nHost: example\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").unwrap();

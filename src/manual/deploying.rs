@@ -53,9 +53,9 @@
 //! # Behind nginx, as a FastCGI responder
 //!
 //! The same handlers can serve FastCGI (the responder role), on a Unix
-//! socket ([`Builder::bind_fastcgi`](crate::Builder::bind_fastcgi)) or TCP
-//! (`Builder::fastcgi(true)` then [`bind`](crate::Builder::bind)), with
-//! the same drain. To reuse connections nginx needs all three of an
+//! socket or TCP ([`Builder::fastcgi`](crate::Builder::fastcgi), then
+//! [`bind_unix`](crate::Builder::bind_unix) or [`bind`](crate::Builder::bind)),
+//! with the same drain. To reuse connections nginx needs all three of an
 //! `upstream` block, `keepalive` in it, and `fastcgi_keep_conn on` (which
 //! sets `FCGI_KEEP_CONN` on every request):
 //!
@@ -80,7 +80,8 @@
 //!
 //! let server = Server::builder()
 //!     .unix_mode(0o660) // nginx's user must be in the socket's group
-//!     .bind_fastcgi("/run/app/fcgi.sock")?;
+//!     .fastcgi(true)
+//!     .bind_unix("/run/app/fcgi.sock")?;
 //! server.handle().close_on_signals(courteous::DEFAULT_SIGNALS)?;
 //! server.serve(|req: &mut Request| {
 //!     Response::text(format!("hello, {:?}\n", req.remote_addr()))

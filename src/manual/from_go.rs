@@ -24,7 +24,8 @@
 //! let handle = server.handle(); // what manners calls the server: Close, BlockingClose...
 //! let serving = std::thread::spawn(move || server.serve(|_: &mut Request| "hello\n"));
 //! // ...
-//! handle.blocking_close(); // returns once every request finished
+//! handle.close();
+//! handle.wait(); // returns once every request finished
 //! serving.join().unwrap()?;
 //! # Ok::<(), courteous::Error>(())
 //! ```
@@ -37,17 +38,17 @@
 //! | `ListenAndServeTLS(addr, cert, key, handler)` | [`listen_and_serve_tls`](crate::compat::listen_and_serve_tls) | PEM files; a bad file is an [`Error::Tls`](crate::Error::Tls), not a panic |
 //! | `Serve(listener, handler)` | [`serve`](crate::compat::serve) | a `std::net::TcpListener` |
 //! | `Close() bool` | [`close`](crate::compat::close), [`Handle::close`](crate::Handle::close) | `true` only the first time, for the call that started the drain; a close before serving makes the next serve return at once |
-//! | `BlockingClose()` | [`Handle::blocking_close`](crate::Handle::blocking_close) | |
+//! | `BlockingClose()` | [`blocking_close`](crate::compat::blocking_close), [`Handle::close`](crate::Handle::close) then [`Handle::wait`](crate::Handle::wait) | |
 //! | `CloseOnInterrupt()` | [`close_on_interrupt`](crate::compat::close_on_interrupt), [`Handle::close_on_signals`](crate::Handle::close_on_signals) | the signals are named; [`DEFAULT_SIGNALS`](crate::DEFAULT_SIGNALS) is the usual set; a second signal during the drain force-closes |
 //! | `SignalReceived()` | [`signal_received`](crate::compat::signal_received), [`Handle::signal_received`](crate::Handle::signal_received) | `Option<i32>`; still readable after serve returned |
 //! | `StartRoutine()` / `FinishRoutine()` | [`Handle::track`](crate::Handle::track) → [`Routine`](crate::Routine) | a guard: dropping it finishes the routine, on every path |
 //! | `StateHandler` | [`Builder::on_state`](crate::Builder::on_state) | called with the connection, its old and its new [`ConnState`](crate::ConnState) |
 //! | `NewServer()`, `NewWithServer(*http.Server)` | [`Server::builder`](crate::Server::builder), then [`Builder::bind`](crate::Builder::bind) | the `http.Server` fields are [`Builder`](crate::Builder) settings |
 //! | the `*GracefulServer` methods | [`Handle`](crate::Handle), from [`Server::handle`](crate::Server::handle) | `Clone + Send + Sync`, usable from any thread |
-//! | `GetFile()` | [`Server::try_clone_listener`](crate::Server::try_clone_listener), [`Handle::listener_fd`](crate::Handle::listener_fd) | a duplicate descriptor, or the number for logging |
-//! | `HijackListener`, handing a listener to a new server | [`Server::try_clone_listener`](crate::Server::try_clone_listener), then [`Builder::from_listener`](crate::Builder::from_listener) | in one process; to a new process, [`restart`](crate::restart) |
+//! | `GetFile()` | [`Handle::try_clone_listener`](crate::Handle::try_clone_listener), [`Handle::listener_fd`](crate::Handle::listener_fd) | a duplicate descriptor, or the number for logging |
+//! | `HijackListener`, handing a listener to a new server | [`Handle::try_clone_listener`](crate::Handle::try_clone_listener), then [`Builder::from_listener`](crate::Builder::from_listener) | in one process; to a new process, [`restart`](crate::restart) |
 //! | TCP keep-alive listener (3 min) | on by default: [`Builder::tcp_keepalive`](crate::Builder::tcp_keepalive) (60 s), [`tcp_keepalive_interval`](crate::Builder::tcp_keepalive_interval), [`tcp_keepalive_retries`](crate::Builder::tcp_keepalive_retries) | |
-//! | FastCGI | [`Builder::bind_fastcgi`](crate::Builder::bind_fastcgi), `fastcgi(true).bind(addr)` ([`Builder::fastcgi`](crate::Builder::fastcgi)), `listen_and_serve("/path.sock", ..)` | same handlers, same drain |
+//! | FastCGI | [`Builder::fastcgi`](crate::Builder::fastcgi)`(true)`, then `bind_unix(path)` or `bind(addr)`; `listen_and_serve("/path.sock", ..)` | same handlers, same drain |
 //!
 //! # tylerb/graceful
 //!
@@ -72,7 +73,7 @@
 //!
 //! | net/http | courteous | notes |
 //! |---|---|---|
-//! | `Server.Shutdown(ctx)` | [`Handle::close_within`](crate::Handle::close_within), then [`wait`](crate::Handle::wait) (or [`blocking_close`](crate::Handle::blocking_close) with [`Builder::shutdown_timeout`](crate::Builder::shutdown_timeout)) | at the context's deadline Go returns and leaves the connections open; we force-close them and count them |
+//! | `Server.Shutdown(ctx)` | [`Handle::close_within`](crate::Handle::close_within), then [`wait`](crate::Handle::wait) (or [`close`](crate::Handle::close) with [`Builder::shutdown_timeout`](crate::Builder::shutdown_timeout), then [`wait`](crate::Handle::wait)) | at the context's deadline Go returns and leaves the connections open; we force-close them and count them |
 //! | `Server.Close()` | [`Handle::force_close`](crate::Handle::force_close) | counted in [`Stats::killed`](crate::Stats::killed) |
 //! | `Server.RegisterOnShutdown(f)` | [`Builder::on_shutdown`](crate::Builder::on_shutdown) | Go does not wait for `f`; serve does |
 //! | `Server.ConnState` | [`Builder::on_state`](crate::Builder::on_state) | `StateNew` is reported at the accept, as `(New, New)` |

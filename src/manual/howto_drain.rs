@@ -38,7 +38,7 @@
 //!    retries a second later and is refused then); on a Unix socket its
 //!    file is removed, so a late connect fails at once. A listening
 //!    socket that is served elsewhere too (inherited from systemd, or
-//!    after [`try_clone_listener`](crate::Server::try_clone_listener)) is
+//!    after [`try_clone_listener`](crate::Handle::try_clone_listener)) is
 //!    left alone: its queue outlives this server's descriptor. The
 //!    shutdown deadline, if any, starts counting here.
 //! 5. **Every open connection is handled by its state** (the table
@@ -99,12 +99,12 @@
 //!     g.wait(); // hold the request until the test opens the gate
 //!     "done\n"
 //! });
-//! let mut busy = RawClient::connect(server.addr()).unwrap();
+//! let mut busy = RawClient::connect(server.local_addr()).unwrap();
 //! busy.send(b"GET / HTTP/1.1\r\nHost: example\r\n\r\n").unwrap();
 //! assert!(gate.wait_parked(1, T), "the request is in flight");
 //!
 //! assert!(server.handle().close()); // the listener is closed when this returns
-//! assert_eq!(RawClient::connect(server.addr()).unwrap_err(), Ending::Refused);
+//! assert_eq!(RawClient::connect(server.local_addr()).unwrap_err(), Ending::Refused);
 //!
 //! gate.open();
 //! let resp = busy.read_response(T).unwrap();
@@ -316,11 +316,10 @@
 //! connections. Every change that can end a drain (a response written, a
 //! connection closed, a routine dropped) checks whether the drain is over
 //! and, if so, wakes the thread in `serve`, which sleeps on the condition
-//! variable with the deadline as its only timeout. So `serve`,
-//! [`Handle::wait`](crate::Handle::wait) and
-//! [`Handle::blocking_close`](crate::Handle::blocking_close) return the
-//! moment the last connection closes, not at the next tick of a polling
-//! loop (Go's `Server.Shutdown` polls, up to every 500 ms).
+//! variable with the deadline as its only timeout. So `serve` and
+//! [`Handle::wait`](crate::Handle::wait) return the moment the last
+//! connection closes, not at the next tick of a polling loop (Go's
+//! `Server.Shutdown` polls, up to every 500 ms).
 //!
 //! # After the drain
 //!

@@ -52,7 +52,7 @@
 //!     })
 //!     .with_header(http::header::CONTENT_TYPE, "text/event-stream")
 //! });
-//! let mut client = RawClient::connect(server.addr()).unwrap();
+//! let mut client = RawClient::connect(server.local_addr()).unwrap();
 //! client.send(b"GET /events HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
 //! client.read_head(T).unwrap();
 //! assert_eq!(client.read_chunk(T).unwrap().unwrap(), b"data: tick 1\n\n");

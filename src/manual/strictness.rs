@@ -24,7 +24,7 @@
 //!
 //! assert!(!Server::builder().config().allow_connect(), "CONNECT is refused by default");
 //! let server = TestServer::start(Server::builder(), |_: &mut Request| "ok\n");
-//! let mut client = RawClient::connect(server.addr()).unwrap();
+//! let mut client = RawClient::connect(server.local_addr()).unwrap();
 //! client.send(b"GET / HTTP/1.1\r\nHost: user@example.test\r\n\r\n").unwrap();
 //! let resp = client.read_response(Duration::from_secs(5)).unwrap();
 //! assert_eq!((resp.status, resp.text().as_str()), (400, "bad Host\n"));
@@ -125,5 +125,5 @@
 //! # FastCGI
 //!
 //! These rules are the HTTP/1.1 parser's. A FastCGI request
-//! ([`Builder::bind_fastcgi`](crate::Builder::bind_fastcgi)) arrives
+//! ([`Builder::fastcgi`](crate::Builder::fastcgi)) arrives
 //! already parsed by the web server in front, which applies its own.

@@ -43,7 +43,8 @@ fn counted_runs_match_the_server() {
         assert_eq!(s.errors.total(), 0, "{mode:?}: {:?}", s.errors);
         assert_eq!(s.latency.len(), 500);
         assert!(s.quantile(0.99) >= s.quantile(0.5));
-        handle.blocking_close();
+        handle.close();
+        handle.wait();
         t.join().unwrap();
         assert_eq!(handle.stats().served, 500, "{mode:?}");
         if mode == Mode::Close {
@@ -65,7 +66,8 @@ fn timed_runs_count_no_more_than_was_served() {
         Stop::After(Duration::from_millis(300)),
     ))
     .unwrap();
-    handle.blocking_close();
+    handle.close();
+    handle.wait();
     t.join().unwrap();
     let served = handle.stats().served;
     assert!(s.requests > 0);
@@ -86,7 +88,8 @@ fn error_statuses_and_refusals_are_errors() {
     let (addr, handle, t) = server();
     let s = loadgen::run(&spec(addr, "/nope", Mode::KeepAlive, Stop::Requests(10))).unwrap();
     assert_eq!((s.requests, s.errors.status), (10, 10));
-    handle.blocking_close();
+    handle.close();
+    handle.wait();
     t.join().unwrap();
     // Nothing listens there any more: every connect fails, then it gives up.
     let s = loadgen::run(&spec(addr, "/hello", Mode::KeepAlive, Stop::Requests(10))).unwrap();

@@ -107,8 +107,6 @@ impl Drop for Serving {
     }
 }
 
-/// Waits for the stats to satisfy `pred`; panics with `what` and the last
-/// stats seen otherwise.
 /// Closes, then waits for the drain to be over (manners' `BlockingClose`):
 /// true if this close started the drain.
 fn close_and_wait(handle: &Handle) -> bool {
@@ -117,6 +115,8 @@ fn close_and_wait(handle: &Handle) -> bool {
     started
 }
 
+/// Waits for the stats to satisfy `pred`; panics with `what` and the last
+/// stats seen otherwise.
 fn await_stats(handle: &Handle, what: &str, pred: impl FnMut(&Stats) -> bool) -> Stats {
     wait_until(handle, pred, T).unwrap_or_else(|s| panic!("timed out waiting for {what}: {s:?}"))
 }

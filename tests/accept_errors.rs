@@ -8,7 +8,8 @@ use courteous::testing::{wait_until, RawClient, TestServer};
 use courteous::{Request, Server};
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 
-const T: Duration = Duration::from_secs(10);
+mod common;
+use common::T;
 
 /// Fills every hole in the descriptor table and returns the one number
 /// left free below all the others (RLIMIT_NOFILE caps descriptor numbers,

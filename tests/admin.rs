@@ -2,115 +2,54 @@
 //! its flag, routes, stream and WebSocket behaviour at a drain, and output
 //! lines are a contract.
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use courteous::testing::{Ending, RawClient, RawResponse};
-use crossbeam_channel::{Receiver, RecvTimeoutError};
-use rustix::process::{kill_process, Pid, Signal};
+use rustix::process::Signal;
 use tungstenite::{Message, WebSocket};
 
-const T: Duration = Duration::from_secs(10);
+mod common;
+use common::{Example, T};
 
-fn example(name: &str) -> PathBuf {
-    // target/debug/deps/admin-HASH -> target/debug/examples/NAME
-    let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    dir.join("examples").join(name)
+/// `examples/admin.rs`, running with `args`.
+fn start_admin(args: &[&str]) -> Example {
+    Example::start("admin", args)
 }
 
-struct Admin {
-    child: Child,
-    addr: String,
-    lines: Receiver<String>,
+/// One request on a new connection to `admin`.
+fn request(
+    admin: &Example,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> RawResponse {
+    let mut c = RawClient::connect(&admin.addr).expect("connect");
+    c.request(method, path, headers, body, T)
+        .expect("a response")
 }
 
-impl Admin {
-    fn start(args: &[&str]) -> Admin {
-        let mut child = Command::new(example("admin"))
-            .args(["--addr", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn the admin example (built by cargo test)");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = crossbeam_channel::unbounded();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let first = lines.recv_timeout(T).expect("the example prints a line");
-        let addr = first
-            .strip_prefix("listening ")
-            .unwrap_or_else(|| panic!("first line should be 'listening ADDR', got {first:?}"))
-            .to_string();
-        Admin { child, addr, lines }
-    }
-
-    fn signal(&self, sig: Signal) {
-        kill_process(Pid::from_child(&self.child), sig).expect("kill");
-    }
-
-    /// The next stdout line, then the exit status once stdout closes.
-    fn finish(mut self) -> (String, std::process::ExitStatus) {
-        let line = self.lines.recv_timeout(T).expect("a line before exit");
-        match self.lines.recv_timeout(T) {
-            Err(RecvTimeoutError::Disconnected) => {}
-            Err(RecvTimeoutError::Timeout) => panic!("the example did not exit"),
-            Ok(extra) => panic!("unexpected output {extra:?}"),
-        }
-        let status = self.child.wait().expect("wait");
-        (line, status)
-    }
-
-    fn request(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> RawResponse {
-        let mut c = RawClient::connect(&self.addr).expect("connect");
-        c.request(method, path, headers, body, T)
-            .expect("a response")
-    }
-
-    fn websocket(&self) -> WebSocket<TcpStream> {
-        let stream = TcpStream::connect(&self.addr).expect("connect");
-        stream.set_read_timeout(Some(T)).expect("timeout");
-        let url = format!("ws://{}/ws", self.addr);
-        let (ws, resp) = tungstenite::client(url.as_str(), stream).expect("handshake");
-        assert_eq!(resp.status(), 101);
-        ws
-    }
-}
-
-impl Drop for Admin {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// A WebSocket session with `admin`'s `/ws`.
+fn websocket(admin: &Example) -> WebSocket<TcpStream> {
+    let stream = TcpStream::connect(&admin.addr).expect("connect");
+    stream.set_read_timeout(Some(T)).expect("timeout");
+    let url = format!("ws://{}/ws", admin.addr);
+    let (ws, resp) = tungstenite::client(url.as_str(), stream).expect("handshake");
+    assert_eq!(resp.status(), 101);
+    ws
 }
 
 const JSON: [(&str, &str); 1] = [("Content-Type", "application/json")];
 
 #[test]
 fn routes_keep_their_contract_and_sigterm_drains_with_exit_zero() {
-    let admin = Admin::start(&[]);
-    let r = admin.request("GET", "/healthz", &[], b"");
+    let admin = start_admin(&[]);
+    let r = request(&admin, "GET", "/healthz", &[], b"");
     assert_eq!(r.status, 200);
-    let r = admin.request("HEAD", "/healthz", &[], b"");
+    let r = request(&admin, "HEAD", "/healthz", &[], b"");
     assert_eq!((r.status, r.body.len()), (200, 0));
-    let r = admin.request("DELETE", "/healthz", &[], b"");
+    let r = request(&admin, "DELETE", "/healthz", &[], b"");
     assert_eq!(r.status, 405);
     let allow: Vec<&str> = r
         .header("allow")
@@ -122,9 +61,15 @@ fn routes_keep_their_contract_and_sigterm_drains_with_exit_zero() {
         allow.contains(&"GET") && allow.contains(&"HEAD"),
         "{allow:?}"
     );
-    assert_eq!(admin.request("GET", "/nowhere", &[], b"").status, 404);
+    assert_eq!(request(&admin, "GET", "/nowhere", &[], b"").status, 404);
 
-    let r = admin.request("POST", "/jobs", &JSON, br#"{"name": "nightly backup"}"#);
+    let r = request(
+        &admin,
+        "POST",
+        "/jobs",
+        &JSON,
+        br#"{"name": "nightly backup"}"#,
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     let location = r.header("location").expect("Location").to_string();
     let id = location.strip_prefix("/jobs/").expect("/jobs/ID");
@@ -133,27 +78,28 @@ fn routes_keep_their_contract_and_sigterm_drains_with_exit_zero() {
         r.text(),
         format!(r#"{{"id":{id},"name":"nightly backup"}}"#)
     );
-    let got = admin.request("GET", &location, &[], b"");
+    let got = request(&admin, "GET", &location, &[], b"");
     assert_eq!((got.status, got.text()), (200, r.text()));
-    assert_eq!(admin.request("GET", "/jobs/999999", &[], b"").status, 404);
+    assert_eq!(request(&admin, "GET", "/jobs/999999", &[], b"").status, 404);
     assert_eq!(
-        admin.request("GET", "/jobs/not-a-number", &[], b"").status,
+        request(&admin, "GET", "/jobs/not-a-number", &[], b"").status,
         404
     );
     assert_eq!(
-        admin.request("POST", "/jobs", &JSON, b"{\"name\": ").status,
+        request(&admin, "POST", "/jobs", &JSON, b"{\"name\": ").status,
         400
     );
-    assert_eq!(admin.request("POST", "/jobs", &JSON, b"[1, 2]").status, 400);
+    assert_eq!(
+        request(&admin, "POST", "/jobs", &JSON, b"[1, 2]").status,
+        400
+    );
     let plain = [("Content-Type", "text/plain")];
     assert_eq!(
-        admin
-            .request("POST", "/jobs", &plain, br#"{"name":"x"}"#)
-            .status,
+        request(&admin, "POST", "/jobs", &plain, br#"{"name":"x"}"#).status,
         415
     );
 
-    let m = admin.request("GET", "/metrics", &[], b"");
+    let m = request(&admin, "GET", "/metrics", &[], b"");
     assert_eq!(m.status, 200);
     assert!(m
         .header("content-type")
@@ -210,7 +156,7 @@ fn read_events_until_bye(sse: &mut RawClient) -> Vec<String> {
 
 #[test]
 fn the_stream_and_the_websocket_end_politely_at_sigint() {
-    let admin = Admin::start(&[]);
+    let admin = start_admin(&[]);
     let mut sse = RawClient::connect(&admin.addr).expect("connect");
     sse.send(b"GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
         .expect("send");
@@ -231,7 +177,7 @@ fn the_stream_and_the_websocket_end_politely_at_sigint() {
         "paced, not a busy loop"
     );
 
-    let mut ws = admin.websocket();
+    let mut ws = websocket(&admin);
     ws.send(Message::text("status?")).expect("send");
     assert_eq!(ws.read().expect("echo"), Message::text("status?"));
     ws.send(Message::binary(vec![1, 2])).expect("send");
@@ -269,8 +215,8 @@ fn the_stream_and_the_websocket_end_politely_at_sigint() {
 
 #[test]
 fn a_websocket_that_ignores_the_close_is_ended_after_the_close_timeout() {
-    let admin = Admin::start(&[]);
-    let mut ws = admin.websocket();
+    let admin = start_admin(&[]);
+    let mut ws = websocket(&admin);
     ws.send(Message::text("hi")).expect("send");
     assert_eq!(ws.read().expect("echo"), Message::text("hi"));
     let began = Instant::now();
@@ -299,8 +245,8 @@ fn a_websocket_that_ignores_the_close_is_ended_after_the_close_timeout() {
 fn past_the_deadline_a_websocket_is_force_closed_and_counted() {
     // The deadline (200 ms) falls inside the close timeout (1 s): a client
     // that never answers the Close is cut off there, and counted.
-    let admin = Admin::start(&["--timeout-ms", "200"]);
-    let mut ws = admin.websocket();
+    let admin = start_admin(&["--timeout-ms", "200"]);
+    let mut ws = websocket(&admin);
     ws.send(Message::text("hi")).expect("send");
     assert_eq!(ws.read().expect("echo"), Message::text("hi"));
     admin.signal(Signal::TERM);

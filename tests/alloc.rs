@@ -6,7 +6,6 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use courteous::testing::{RawClient, TestServer};
 use courteous::{Request, Response, Server};
@@ -47,7 +46,8 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-const T: Duration = Duration::from_secs(10);
+mod common;
+use common::T;
 const ROUNDS: usize = 200;
 
 #[test]

@@ -1,86 +1,21 @@
 //! Drives `examples/demo.rs` as a child process, as outside suites do:
 //! its flags, routes and output lines are a contract.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use courteous::testing::{Ending, RawClient, TempDir};
-use crossbeam_channel::{Receiver, RecvTimeoutError};
 use rustix::process::{kill_process, Pid, Signal};
 
-const T: Duration = Duration::from_secs(10);
+mod common;
+use common::{Example, T};
 
-fn example(name: &str) -> PathBuf {
-    // target/debug/deps/demo-HASH -> target/debug/examples/NAME
-    let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    dir.join("examples").join(name)
-}
-
-struct Demo {
-    child: Child,
-    addr: String,
-    lines: Receiver<String>,
-}
-
-impl Demo {
-    fn start(args: &[&str]) -> Demo {
-        let mut child = Command::new(example("demo"))
-            .args(["--addr", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn the demo example (built by cargo test)");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = crossbeam_channel::unbounded();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                match line {
-                    Ok(l) => {
-                        if tx.send(l).is_err() {
-                            break;
-                        }
-                    }
-                    Err(_) => break,
-                }
-            }
-        });
-        let first = lines.recv_timeout(T).expect("the demo prints a line");
-        let addr = first
-            .strip_prefix("listening ")
-            .unwrap_or_else(|| panic!("first line should be 'listening ADDR', got {first:?}"))
-            .to_string();
-        Demo { child, addr, lines }
-    }
-
-    fn signal(&self, sig: Signal) {
-        kill_process(Pid::from_child(&self.child), sig).expect("kill");
-    }
-
-    /// The next stdout line, then the exit status once stdout closes.
-    fn finish(mut self) -> (String, std::process::ExitStatus) {
-        let line = self.lines.recv_timeout(T).expect("a line before exit");
-        match self.lines.recv_timeout(T) {
-            Err(RecvTimeoutError::Disconnected) => {}
-            Err(RecvTimeoutError::Timeout) => panic!("the demo did not exit"),
-            Ok(extra) => panic!("unexpected output {extra:?}"),
-        }
-        let status = self.child.wait().expect("wait");
-        (line, status)
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// `examples/demo.rs`, running with `args`.
+fn start_demo(args: &[&str]) -> Example {
+    Example::start("demo", args)
 }
 
 fn request(addr: &str, raw: &str) -> courteous::testing::RawResponse {
@@ -91,7 +26,7 @@ fn request(addr: &str, raw: &str) -> courteous::testing::RawResponse {
 
 #[test]
 fn routes_answer_and_sigterm_drains_with_exit_zero() {
-    let demo = Demo::start(&[]);
+    let demo = start_demo(&[]);
     let r = request(&demo.addr, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!((r.status, r.text().as_str()), (200, "hello\n"));
     let r = request(&demo.addr, "GET /sleep?ms=20 HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -126,7 +61,7 @@ fn routes_answer_and_sigterm_drains_with_exit_zero() {
 
 #[test]
 fn sigint_drains_too_and_new_connects_are_refused() {
-    let demo = Demo::start(&["--workers", "4"]);
+    let demo = start_demo(&["--workers", "4"]);
     let addr = demo.addr.clone();
     demo.signal(Signal::INT);
     let (line, status) = demo.finish();
@@ -146,7 +81,7 @@ fn sigint_drains_too_and_new_connects_are_refused() {
 
 #[test]
 fn timeout_kills_what_is_left_and_counts_it() {
-    let demo = Demo::start(&["--timeout-ms", "200"]);
+    let demo = start_demo(&["--timeout-ms", "200"]);
     let mut stuck = RawClient::connect(&demo.addr).expect("connect");
     stuck
         .send(b"GET /sleep?ms=20000 HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -164,7 +99,7 @@ fn timeout_kills_what_is_left_and_counts_it() {
     assert!(matches!(end, Ending::Eof | Ending::Reset), "{end:?}");
 }
 
-fn sigterm_drains(demo: Demo) {
+fn sigterm_drains(demo: Example) {
     demo.signal(Signal::TERM);
     let (line, status) = demo.finish();
     assert_eq!(line, "drained killed=0");
@@ -175,7 +110,7 @@ fn sigterm_drains(demo: Demo) {
 fn unix_socket_mode_serves_the_same_routes() {
     let dir = TempDir::new("unix");
     let sock = dir.join("demo.sock");
-    let demo = Demo::start(&["--unix", sock.to_str().expect("utf-8 path")]);
+    let demo = start_demo(&["--unix", sock.to_str().expect("utf-8 path")]);
     assert_eq!(Path::new(&demo.addr), sock, "listening prints the path");
     let mut c = RawClient::connect_unix(&sock).expect("connect");
     let r = c.get("/hello", T).expect("response");
@@ -193,7 +128,7 @@ fn tls_mode_serves_the_same_routes() {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, ck.cert.pem()).expect("cert");
     std::fs::write(&key, ck.signing_key.serialize_pem()).expect("key");
-    let demo = Demo::start(&[
+    let demo = start_demo(&[
         "--tls-cert",
         cert.to_str().expect("utf-8"),
         "--tls-key",
@@ -227,7 +162,7 @@ fn fastcgi_mode_serves_the_same_routes() {
     }
     let dir = TempDir::new("fcgi");
     let sock = dir.join("fcgi.sock");
-    let demo = Demo::start(&["--fastcgi", sock.to_str().expect("utf-8 path")]);
+    let demo = start_demo(&["--fastcgi", sock.to_str().expect("utf-8 path")]);
     assert_eq!(Path::new(&demo.addr), sock);
     let out = Command::new("cgi-fcgi")
         .args(["-bind", "-connect"])
@@ -296,7 +231,7 @@ fn hammer(
 fn restart_swaps_processes_without_failing_a_request() {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::sync::Arc;
-    let demo = Demo::start(&["--restart"]);
+    let demo = start_demo(&["--restart"]);
     let done = Arc::new(AtomicU64::new(0));
     // Waits until the clients have made `n` more requests.
     let progress = |n: u64| {
@@ -363,7 +298,7 @@ fn restart_swaps_processes_without_failing_a_request() {
 
 #[test]
 fn drain_delay_fails_health_checks_before_closing() {
-    let demo = Demo::start(&["--drain-delay-ms", "300"]);
+    let demo = start_demo(&["--drain-delay-ms", "300"]);
     let health = |addr: &str| request(addr, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(health(&demo.addr).status, 200);
     let began = Instant::now();

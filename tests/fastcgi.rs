@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use courteous::testing::{wait_until, Gate, TempDir, TestServer};
 use courteous::{Request, Response, Server};
 
-const T: Duration = Duration::from_secs(10);
+mod common;
+use common::T;
 
 const BEGIN_REQUEST: u8 = 1;
 const ABORT_REQUEST: u8 = 2;
@@ -478,10 +479,7 @@ fn nginx_fastcgi_pass_reaches_the_handler_and_drains() {
         app(req)
     });
     let nginx = Nginx::start(&dir, &dir.join("fcgi.sock"));
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = common::agent();
     for _ in 0..3 {
         let mut r = agent
             .get(&nginx.url("/hello"))
@@ -508,11 +506,7 @@ fn nginx_fastcgi_pass_reaches_the_handler_and_drains() {
     // Drain while nginx relays an in-flight request: it completes.
     let url = nginx.url("/hold");
     let held = std::thread::spawn(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        agent
+        common::agent()
             .get(&url)
             .call()
             .map(|mut r| (r.status().as_u16(), r.body_mut().read_to_string()))

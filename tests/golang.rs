@@ -23,8 +23,8 @@ use courteous::testing::{
 };
 use courteous::{Builder, ConnInfo, ConnState, Hijacked, Request, Response, Server, Stats};
 
-/// The bound on every wait that is expected to succeed.
-const T: Duration = Duration::from_secs(10);
+mod common;
+use common::T;
 /// A loose bound on a drain whose mechanism is immediate (it includes the
 /// server's linger, 500 ms, for clients that do not hang up).
 const PROMPT: Duration = Duration::from_secs(2);

@@ -10,7 +10,8 @@ use command_fds::{CommandFdExt, FdMapping};
 use courteous::testing::{wait_until, Ending, Gate, RawClient, TestServer};
 use courteous::{Request, Response, Server};
 
-const T: Duration = Duration::from_secs(10);
+mod common;
+use common::T;
 
 #[test]
 fn a_second_server_takes_over_the_socket_with_no_refused_connect() {

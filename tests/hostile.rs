@@ -9,35 +9,24 @@
 use std::io::{self, Read};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use courteous::http::header::{HeaderName, HeaderValue};
 use courteous::http::StatusCode;
-use courteous::testing::{wait_until, Ending, RawClient, RawResponse, TestServer};
+use courteous::testing::{wait_until, Ending, RawClient, TestServer};
 use courteous::{Builder, Handle, Request, Response, Server, Stats};
 
-/// The bound on every wait.
-const T: Duration = Duration::from_secs(10);
+mod common;
+use common::{assert_refused, connect, echo, exchange, Seen, SMUGGLED, T};
 
 // ----- the application under test --------------------------------------------
 
-/// What the handler was asked for, in order.
-#[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<String>>>);
-
-impl Seen {
-    fn paths(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-/// Routes: `/echo` returns the body (or `400 bad body: KIND: ERROR`),
+/// Routes (the handler notes each request's path in `seen`): `/echo` returns the body (or `400 bad body: KIND: ERROR`),
 /// `/headers` lists the request's `x-` fields, anything else says hello.
 fn app(seen: &Seen) -> impl Fn(&mut Request) -> Response + Send + Sync + 'static {
     let seen = seen.clone();
     move |req: &mut Request| {
-        seen.0.lock().unwrap().push(req.uri().path().to_string());
+        seen.push(req.uri().path().to_string());
         match req.uri().path() {
             "/echo" => echo(req),
             "/headers" => {
@@ -55,49 +44,17 @@ fn app(seen: &Seen) -> impl Fn(&mut Request) -> Response + Send + Sync + 'static
     }
 }
 
-fn echo(req: &mut Request) -> Response {
-    let mut body = Vec::new();
-    match req.body_mut().read_to_end(&mut body) {
-        Ok(_) => Response::bytes(body),
-        Err(e) => Response::text(format!("bad body: {:?}: {e}\n", e.kind()))
-            .with_status(StatusCode::BAD_REQUEST),
-    }
-}
-
 fn start(builder: Builder, seen: &Seen) -> TestServer {
     TestServer::start(builder, app(seen))
 }
 
 // ----- client helpers -----------------------------------------------------------
 
-fn connect(server: &TestServer) -> RawClient {
-    RawClient::connect(server.local_addr()).expect("connect")
-}
-
-/// Sends `request` and reads one response.
-fn exchange(client: &mut RawClient, request: &[u8]) -> RawResponse {
-    client.send(request).expect("send");
-    client.read_response(T).expect("a response")
-}
-
 /// A GET on a new connection is answered: the server still serves.
 fn assert_serves(server: &TestServer) {
     let mut client = connect(server);
     let resp = client.get("/", T).expect("a response");
     assert_eq!((resp.status, resp.text().as_str()), (200, "hello\n"));
-}
-
-/// Sends `request` on a new connection; the server must answer `status`
-/// with `Connection: close`, then close cleanly, serving nothing more.
-fn assert_refused(server: &TestServer, request: &[u8], status: u16) {
-    let mut client = connect(server);
-    let resp = exchange(&mut client, request);
-    let ending = client.read_end(T);
-    assert!(
-        resp.status == status && resp.connection_close() && ending == Ending::Eof,
-        "{:?}: expected {status} with Connection: close, then EOF; got {resp:?}, then {ending:?}",
-        String::from_utf8_lossy(request)
-    );
 }
 
 /// Reads raw bytes until the server closes.
@@ -116,10 +73,6 @@ fn await_quiet(handle: &Handle, what: &str) -> Stats {
 }
 
 // ----- request smuggling ----------------------------------------------------------
-
-/// A smuggled request after each attack: a server that framed the attack
-/// differently from a front end would answer it.
-const SMUGGLED: &str = "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n";
 
 /// RFC 9112 §6.1, §6.3: a head whose body framing is ambiguous is refused
 /// and its connection closed, so nothing behind it is ever served.
@@ -253,7 +206,7 @@ fn ambiguous_framing_is_refused_and_nothing_behind_it_served() {
          0\r\n\r\n{SMUGGLED}"
     );
     assert_refused(&server, request.as_bytes(), 400);
-    assert!(seen.paths().is_empty(), "served: {:?}", seen.paths());
+    assert!(seen.list().is_empty(), "served: {:?}", seen.list());
     server.stop().expect("serve returns Ok");
 }
 
@@ -294,7 +247,7 @@ fn nul_and_cr_in_names_values_and_the_request_line_are_400() {
         let request = format!("{line}\r\nHost: t\r\n\r\n");
         assert_refused(&server, request.as_bytes(), 400);
     }
-    assert!(seen.paths().is_empty(), "served: {:?}", seen.paths());
+    assert!(seen.list().is_empty(), "served: {:?}", seen.list());
     server.stop().expect("serve returns Ok");
 }
 
@@ -305,7 +258,7 @@ fn a_space_inside_the_target_is_400_not_505() {
     let seen = Seen::default();
     let server = start(Server::builder(), &seen);
     assert_refused(&server, b"GET /a b HTTP/1.1\r\nHost: t\r\n\r\n", 400);
-    assert!(seen.paths().is_empty());
+    assert!(seen.list().is_empty());
     server.stop().expect("serve returns Ok");
 }
 
@@ -331,7 +284,7 @@ fn a_bare_lf_in_a_head_is_400() {
     // Before the head ends, too: a 400 at once, not a 408 at the head
     // timeout.
     assert_refused(&server, b"GET /headers HTTP/1.1\nHost: t\n", 400);
-    assert!(seen.paths().is_empty(), "served: {:?}", seen.paths());
+    assert!(seen.list().is_empty(), "served: {:?}", seen.list());
     assert_serves(&server);
     server.stop().expect("serve returns Ok");
 }
@@ -369,9 +322,9 @@ fn oversized_chunk_sizes_fail_the_read_and_close() {
         );
     }
     assert!(
-        seen.paths().iter().all(|p| p == "/echo"),
+        seen.list().iter().all(|p| p == "/echo"),
         "{:?}",
-        seen.paths()
+        seen.list()
     );
     server.stop().expect("serve returns Ok");
 }
@@ -402,7 +355,7 @@ fn negative_or_non_numeric_content_length_is_400() {
         );
         assert_refused(&server, request.as_bytes(), 400);
     }
-    assert!(seen.paths().is_empty(), "served: {:?}", seen.paths());
+    assert!(seen.list().is_empty(), "served: {:?}", seen.list());
     server.stop().expect("serve returns Ok");
 }
 
@@ -429,11 +382,7 @@ fn content_length_over_the_limit_is_413_without_100_continue() {
             .contains("\r\nconnection: close\r\n"),
         "{text:?}"
     );
-    assert!(
-        seen.paths().is_empty(),
-        "the handler ran: {:?}",
-        seen.paths()
-    );
+    assert!(seen.list().is_empty(), "the handler ran: {:?}", seen.list());
 
     // Without Expect, and with a body sent anyway: the same.
     assert_refused(
@@ -461,7 +410,7 @@ fn content_length_over_the_limit_is_413_without_100_continue() {
     let resp = client.read_response(T).expect("a response");
     assert_eq!((resp.status, resp.text().as_str()), (200, "0123456789"));
     drop(client);
-    assert_eq!(seen.paths(), ["/echo"]);
+    assert_eq!(seen.list(), ["/echo"]);
     server.stop().expect("serve returns Ok");
 }
 
@@ -478,7 +427,7 @@ fn the_third_request_of_a_capped_connection_says_close_then_eof() {
         assert_eq!(resp.connection_close(), n == 3, "request {n}: {resp:?}");
     }
     assert_eq!(client.read_end(T), Ending::Eof);
-    assert_eq!(seen.paths(), ["/1", "/2", "/3"]);
+    assert_eq!(seen.list(), ["/1", "/2", "/3"]);
     let st = await_quiet(&server.handle(), "after the cap");
     assert_eq!((st.accepted, st.served), (1, 3), "{st:?}");
     server.stop().expect("serve returns Ok");
@@ -501,7 +450,7 @@ fn a_client_gone_mid_head_leaves_nothing_behind() {
     drop(client);
     let st = await_quiet(&handle, "after a hang-up mid-head");
     assert_eq!(st.served, 0, "{st:?}");
-    assert!(seen.paths().is_empty());
+    assert!(seen.list().is_empty());
     assert_serves(&server);
     server.stop().expect("serve returns Ok");
 }

@@ -12,8 +12,8 @@ use courteous::http::StatusCode;
 use courteous::testing::{wait_until, Ending, RawClient, RawResponse, TestServer};
 use courteous::{Builder, Request, Response, Server};
 
-/// The bound on every wait.
-const T: Duration = Duration::from_secs(5);
+mod common;
+use common::{agent, connect, exchange, T};
 
 // ----- the application under test --------------------------------------------
 
@@ -65,16 +65,6 @@ fn start_with(builder: Builder) -> TestServer {
 
 // ----- client helpers ---------------------------------------------------------
 
-fn connect(server: &TestServer) -> RawClient {
-    RawClient::connect(server.local_addr()).expect("connect")
-}
-
-/// Sends `request` and reads one response (not to a HEAD).
-fn exchange(client: &mut RawClient, request: &[u8]) -> RawResponse {
-    client.send(request).expect("send");
-    client.read_response(T).expect("a response")
-}
-
 /// A GET of `path` on `client`, answered 200 with `HELLO`, connection kept.
 fn get_hello(client: &mut RawClient, path: &str) {
     let resp = client.get(path, T).expect("a response");
@@ -109,17 +99,6 @@ fn expect_rejection(builder: Builder, request: &[u8], status: u16) {
     assert_eq!(resp.status, status, "{resp:?}");
     assert_closed_after(&mut client, &resp);
     server.stop().expect("serve returns Ok");
-}
-
-/// A ureq agent: statuses are responses, no proxy, bounded.
-fn agent() -> ureq::Agent {
-    ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .proxy(None)
-            .timeout_global(Some(T))
-            .build(),
-    )
 }
 
 fn ureq_echo(server: &TestServer, body: &[u8]) -> Vec<u8> {

@@ -17,8 +17,9 @@ use courteous::testing::{
 };
 use courteous::{Error, Handle, Request, Response, Server, Stats};
 
-/// The bound on every wait that is expected to succeed.
-const T: Duration = Duration::from_secs(5);
+mod common;
+use common::{agent, T};
+
 /// How long a test watches for something that must *not* happen yet.
 const SHORT: Duration = Duration::from_millis(200);
 
@@ -151,17 +152,6 @@ fn hold_one(addr: SocketAddr, gate: &Gate) -> RawClient {
         .expect("send");
     assert!(gate.wait_parked(1, T), "the handler reached the gate");
     client
-}
-
-/// A ureq agent that reports HTTP statuses as responses and uses no proxy.
-fn agent() -> ureq::Agent {
-    ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .proxy(None)
-            .timeout_global(Some(T))
-            .build(),
-    )
 }
 
 fn ureq_hello(addr: SocketAddr) {

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use courteous::testing::{wait_until, Ending, Gate, RawClient, TestServer};
 use courteous::{BodyWriter, Request, Response, Server};
 
-const T: Duration = Duration::from_secs(10);
+mod common;
+use common::T;
 
 /// A stream of ticks every 20 ms that says goodbye at the drain.
 fn ticks(_: &mut Request) -> Response {

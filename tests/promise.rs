@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use courteous::testing::{in_thread, wait_until, Ending, Gate, RawClient, TestServer};
 use courteous::{Builder, Request, Response, Server};
 
-const T: Duration = Duration::from_secs(10);
+mod common;
+use common::T;
 
 fn rounds(default: usize) -> usize {
     std::env::var("COURTEOUS_ROUNDS")

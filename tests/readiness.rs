@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use courteous::testing::{wait_until, Ending, Gate, RawClient, TestServer};
 use courteous::{Request, Response, Server};
 
-const T: Duration = Duration::from_secs(10);
+mod common;
+use common::T;
 
 fn hello(req: &mut Request) -> Response {
     if req.is_draining() {

@@ -2,13 +2,12 @@
 //! itself (HEAD, 405 with Allow, OPTIONS, 404, 501, CONNECT), path
 //! parameters, nesting, per-route counts; JSON bodies and header values.
 
-use std::time::Duration;
-
 use courteous::testing::{wait_until, RawClient, RawResponse, TestServer};
 use courteous::{Request, Response, Router, Server};
 use http::StatusCode;
 
-const T: Duration = Duration::from_secs(10);
+mod common;
+use common::T;
 
 fn app() -> Router {
     Router::new()

@@ -8,7 +8,8 @@ use courteous::testing::{in_thread, wait_until, Gate, RawClient, TestServer};
 use courteous::{Error, Request, Server, SIGUSR1, SIGUSR2};
 use rustix::process::{getpid, kill_process, Signal};
 
-const T: Duration = Duration::from_secs(10);
+mod common;
+use common::T;
 
 fn raise(sig: Signal) {
     kill_process(getpid(), sig).expect("raise");

@@ -7,47 +7,23 @@
 //! that waited for bytes the client never sends would wait its read
 //! timeout (30 s by default), past `T`: the tests would see `TimedOut`.
 
-use std::io::Read;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use courteous::http::StatusCode;
-use courteous::testing::{Ending, RawClient, RawResponse, TestServer};
+use courteous::testing::{Ending, RawResponse, TestServer};
 use courteous::{Builder, Request, Response, Server};
 
-/// The bound on every wait.
-const T: Duration = Duration::from_secs(10);
-
-/// What the handler was asked for: method and target, in order.
-#[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<String>>>);
-
-impl Seen {
-    fn requests(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-}
+mod common;
+use common::{assert_refused, connect, echo, exchange, Seen, SMUGGLED, T};
 
 /// A handler that answers everything, as the probe's did: `200 ok`
 /// without reading the body; `/echo` returns the body (or the handler's
 /// own `400 bad body: KIND: ERROR`); `/target` returns the target as
-/// received; `/headers` lists the field names.
+/// received; `/headers` lists the field names. It notes each request's
+/// method and target in `seen`.
 fn app(seen: &Seen) -> impl Fn(&mut Request) -> Response + Send + Sync + 'static {
     let seen = seen.clone();
     move |req: &mut Request| {
-        seen.0
-            .lock()
-            .unwrap()
-            .push(format!("{} {}", req.method(), req.uri()));
+        seen.push(format!("{} {}", req.method(), req.uri()));
         match req.uri().path() {
-            "/echo" => {
-                let mut body = Vec::new();
-                match req.body_mut().read_to_end(&mut body) {
-                    Ok(_) => Response::bytes(body),
-                    Err(e) => Response::text(format!("bad body: {:?}: {e}\n", e.kind()))
-                        .with_status(StatusCode::BAD_REQUEST),
-                }
-            }
+            "/echo" => echo(req),
             "/headers" => {
                 let names: Vec<&str> = req.headers().keys().map(|n| n.as_str()).collect();
                 Response::text(names.join(","))
@@ -60,32 +36,6 @@ fn app(seen: &Seen) -> impl Fn(&mut Request) -> Response + Send + Sync + 'static
 
 fn start(builder: Builder, seen: &Seen) -> TestServer {
     TestServer::start(builder, app(seen))
-}
-
-fn connect(server: &TestServer) -> RawClient {
-    RawClient::connect(server.local_addr()).expect("connect")
-}
-
-fn exchange(client: &mut RawClient, request: &[u8]) -> RawResponse {
-    client.send(request).expect("send");
-    client
-        .read_response(T)
-        .unwrap_or_else(|e| panic!("{:?}: no response: {e:?}", String::from_utf8_lossy(request)))
-}
-
-/// Sends `request` on a new connection: the server must answer `status`
-/// with `Connection: close`, then close cleanly, serving nothing more.
-fn assert_refused(server: &TestServer, request: &[u8], status: u16) -> RawResponse {
-    let mut client = connect(server);
-    let resp = exchange(&mut client, request);
-    let ending = client.read_end(T);
-    assert!(
-        resp.status == status && resp.connection_close() && ending == Ending::Eof,
-        "{:?}: expected {status} with Connection: close, then EOF; got {resp:?} ({}), then {ending:?}",
-        String::from_utf8_lossy(request),
-        resp.text()
-    );
-    resp
 }
 
 /// Sends `request` on a new connection: the server must answer `200`,
@@ -103,9 +53,6 @@ fn assert_served(server: &TestServer, request: &[u8]) -> RawResponse {
     assert_eq!(next.status, 200);
     resp
 }
-
-/// A request that a smuggling attack would hide behind a refused one.
-const SMUGGLED: &str = "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n";
 
 // ----- Host --------------------------------------------------------------------
 
@@ -140,7 +87,7 @@ fn host_must_be_one_uri_host_and_port() {
     ] {
         assert_refused(&server, request.as_bytes(), 400);
     }
-    assert!(seen.requests().is_empty(), "served: {:?}", seen.requests());
+    assert!(seen.list().is_empty(), "served: {:?}", seen.list());
 
     for host in [
         format!("127.0.0.1:{p}"),
@@ -184,9 +131,9 @@ fn connect_is_refused_unless_allowed_and_target_forms_match_their_methods() {
     ] {
         assert_refused(&server, request, 400);
     }
-    assert!(seen.requests().is_empty(), "served: {:?}", seen.requests());
+    assert!(seen.list().is_empty(), "served: {:?}", seen.list());
     assert_served(&server, b"OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_eq!(seen.requests()[0], "OPTIONS *");
+    assert_eq!(seen.list()[0], "OPTIONS *");
     server.stop().expect("serve returns Ok");
 
     // Allowed: the handler sees it; answered without a hijack, the
@@ -201,7 +148,7 @@ fn connect_is_refused_unless_allowed_and_target_forms_match_their_methods() {
     );
     assert_eq!((resp.status, resp.connection_close()), (200, true));
     assert_eq!(client.read_end(T), Ending::Eof);
-    assert_eq!(seen.requests(), ["CONNECT example.com:443"]);
+    assert_eq!(seen.list(), ["CONNECT example.com:443"]);
     server.stop().expect("serve returns Ok");
 }
 
@@ -228,7 +175,7 @@ fn request_target_bytes() {
         request.extend_from_slice(b" HTTP/1.1\r\nHost: t\r\n\r\n");
         assert_refused(&server, &request, 400);
     }
-    assert!(seen.requests().is_empty(), "served: {:?}", seen.requests());
+    assert!(seen.list().is_empty(), "served: {:?}", seen.list());
     for target in [
         "/target/caf%C3%A9",
         "/target/a%0d%0ab",
@@ -262,10 +209,10 @@ fn an_overlong_method_is_400_and_an_unknown_one_is_served() {
         "{resp:?}"
     );
     assert_eq!(client.read_end(T), Ending::Eof);
-    assert!(seen.requests().is_empty(), "served: {:?}", seen.requests());
+    assert!(seen.list().is_empty(), "served: {:?}", seen.list());
 
     assert_served(&server, b"BREW / HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_eq!(seen.requests()[0], "BREW /");
+    assert_eq!(seen.list()[0], "BREW /");
     server.stop().expect("serve returns Ok");
 }
 
@@ -288,7 +235,7 @@ fn chunked_must_be_the_last_transfer_coding() {
         );
         assert_refused(&server, request.as_bytes(), status);
     }
-    assert!(seen.requests().is_empty(), "served: {:?}", seen.requests());
+    assert!(seen.list().is_empty(), "served: {:?}", seen.list());
     server.stop().expect("serve returns Ok");
 }
 
@@ -315,7 +262,7 @@ fn content_length_values() {
         b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
         400,
     );
-    assert!(seen.requests().is_empty(), "served: {:?}", seen.requests());
+    assert!(seen.list().is_empty(), "served: {:?}", seen.list());
     for line in [
         "Content-Length: 5 ",
         "Content-Length:  5",
@@ -350,7 +297,7 @@ fn singleton_and_underscore_fields() {
         let request = format!("POST /echo HTTP/1.1\r\nHost: t\r\n{fields}{SMUGGLED}");
         assert_refused(&server, request.as_bytes(), 400);
     }
-    assert!(seen.requests().is_empty(), "served: {:?}", seen.requests());
+    assert!(seen.list().is_empty(), "served: {:?}", seen.list());
     let resp = assert_served(
         &server,
         b"GET /headers HTTP/1.1\r\nHost: t\r\nX_Api_Key: k\r\nContent-Type: a\r\n\r\n",
@@ -396,6 +343,29 @@ fn chunked_post(path: &str, body: &[u8]) -> Vec<u8> {
     request
 }
 
+/// Posts each of [`BAD_CHUNKED`] to `path`, each on a new connection that
+/// the client keeps open (an answer must not wait for it): the response
+/// must be what `answered` accepts, with `Connection: close`, then EOF.
+fn assert_each_bad_chunked_body(
+    server: &TestServer,
+    path: &str,
+    answered: impl Fn(&RawResponse) -> bool,
+) {
+    for (what, body) in BAD_CHUNKED {
+        let mut client = connect(server);
+        client.send(&chunked_post(path, body)).expect("send");
+        let resp = client
+            .read_response(T)
+            .unwrap_or_else(|e| panic!("{what}: no response: {e:?}"));
+        let ending = client.read_end(T);
+        assert!(
+            answered(&resp) && resp.connection_close() && ending == Ending::Eof,
+            "{what}: {resp:?} ({}), then {ending:?}",
+            resp.text()
+        );
+    }
+}
+
 /// Probe cases 7 to 10 (RFC 9112 §7.1.1, §7.1.2, RFC 9110 §6.5.1): a
 /// chunked body that breaks the chunk grammar, or carries a framing or
 /// routing trailer, is answered 400 and a close by the server when the
@@ -405,25 +375,11 @@ fn chunked_post(path: &str, body: &[u8]) -> Vec<u8> {
 fn a_malformed_chunked_body_is_400_when_the_handler_did_not_read_it() {
     let seen = Seen::default();
     let server = start(Server::builder(), &seen);
-    for (what, body) in BAD_CHUNKED {
-        let mut client = connect(&server);
-        client.send(&chunked_post("/", body)).expect("send");
-        // The client keeps its side open: an answer must not wait for it.
-        let resp = client
-            .read_response(T)
-            .unwrap_or_else(|e| panic!("{what}: no response: {e:?}"));
-        let ending = client.read_end(T);
-        assert!(
-            resp.status == 400
-                && resp.text() == "malformed chunked body\n"
-                && resp.connection_close()
-                && ending == Ending::Eof,
-            "{what}: {resp:?} ({}), then {ending:?}",
-            resp.text()
-        );
-    }
+    assert_each_bad_chunked_body(&server, "/", |resp| {
+        resp.status == 400 && resp.text() == "malformed chunked body\n"
+    });
     // The handler ran (the body is read after it), and only for those.
-    assert_eq!(seen.requests().len(), BAD_CHUNKED.len());
+    assert_eq!(seen.list().len(), BAD_CHUNKED.len());
     // A well-formed one keeps the connection.
     let resp = assert_served(
         &server,
@@ -441,22 +397,9 @@ fn a_malformed_chunked_body_is_400_when_the_handler_did_not_read_it() {
 fn a_malformed_chunked_body_fails_the_handlers_read() {
     let seen = Seen::default();
     let server = start(Server::builder(), &seen);
-    for (what, body) in BAD_CHUNKED {
-        let mut client = connect(&server);
-        client.send(&chunked_post("/echo", body)).expect("send");
-        let resp = client
-            .read_response(T)
-            .unwrap_or_else(|e| panic!("{what}: no response: {e:?}"));
-        let ending = client.read_end(T);
-        assert!(
-            resp.status == 400
-                && resp.text().starts_with("bad body: InvalidData")
-                && resp.connection_close()
-                && ending == Ending::Eof,
-            "{what}: {resp:?} ({}), then {ending:?}",
-            resp.text()
-        );
-    }
+    assert_each_bad_chunked_body(&server, "/echo", |resp| {
+        resp.status == 400 && resp.text().starts_with("bad body: InvalidData")
+    });
     server.stop().expect("serve returns Ok");
 }
 
@@ -468,6 +411,6 @@ fn an_oversized_chunked_body_left_unread_is_413() {
     let server = start(Server::builder().max_body_bytes(Some(4)), &seen);
     let resp = assert_refused(&server, &chunked_post("/", b"5\r\nhello\r\n0\r\n\r\n"), 413);
     assert_eq!(resp.text(), "request body too large\n");
-    assert_eq!(seen.requests().len(), 1, "the handler ran first");
+    assert_eq!(seen.list().len(), 1, "the handler ran first");
     server.stop().expect("serve returns Ok");
 }

@@ -15,7 +15,8 @@ use courteous::testing::{
 use courteous::{Error, Request, Response, Server};
 use rustls::pki_types::{CertificateDer, ServerName};
 
-const T: Duration = Duration::from_secs(10);
+mod common;
+use common::T;
 
 /// A self-signed certificate for localhost and 127.0.0.1, as PEM files in
 /// a directory of this test's own.

@@ -11,7 +11,8 @@ use std::time::Duration;
 use courteous::testing::{in_thread, wait_until, Ending, Gate, RawClient, TempDir, TestServer};
 use courteous::{Error, Request, Response, Server};
 
-const T: Duration = Duration::from_secs(10);
+mod common;
+use common::T;
 
 fn whoami(req: &mut Request) -> Response {
     let cred = req

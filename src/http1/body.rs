@@ -143,6 +143,27 @@ pub(crate) struct TestLimits {
     pub(crate) max_body: Option<u64>,
 }
 
+#[cfg(any(test, fuzzing))]
+impl TestLimits {
+    /// A body source over `stream` with these limits, for a test or a fuzz
+    /// target (no TLS).
+    pub(crate) fn source<'a>(
+        self,
+        stream: &'a crate::net::Stream,
+        buf: &'a mut ReadBuf,
+        continue_pending: &'a mut bool,
+    ) -> Source<'a> {
+        Source {
+            io: Io { stream, tls: None },
+            buf,
+            read_timeout: self.read_timeout,
+            max_trailer_bytes: self.max_trailer_bytes,
+            max_body: self.max_body,
+            continue_pending,
+        }
+    }
+}
+
 /// Reads a whole body from `stream` with `dec`, `out_len` bytes at a time
 /// (the test and fuzz harnesses' loop): the bytes, and how it ended. `buf`
 /// keeps what was read past the body.
@@ -155,14 +176,7 @@ pub(crate) fn read_all(
     limits: TestLimits,
 ) -> (Vec<u8>, io::Result<()>) {
     let mut pending = false;
-    let mut src = Source {
-        io: Io { stream, tls: None },
-        buf,
-        read_timeout: limits.read_timeout,
-        max_trailer_bytes: limits.max_trailer_bytes,
-        max_body: limits.max_body,
-        continue_pending: &mut pending,
-    };
+    let mut src = limits.source(stream, buf, &mut pending);
     let mut body = Vec::new();
     let mut out = vec![0u8; out_len.max(1)];
     let end = loop {
@@ -727,20 +741,36 @@ mod tests {
         }
     }
 
-    /// Decodes `wire` from a peer that stays connected (no FIN, and a read
-    /// timeout longer than any test's patience): an error must come from
-    /// the bytes themselves, not from the end of the stream or a timeout.
-    fn decode_held(wire: &[u8], max_body: Option<u64>) -> (Vec<u8>, io::Result<()>) {
+    /// `wire`, sent by a peer that stays connected (no FIN): the peer's end
+    /// (drop it to hang up) and ours.
+    fn held(wire: &[u8]) -> (std::os::unix::net::UnixStream, Stream) {
         let (mut client, server) = std::os::unix::net::UnixStream::pair().unwrap();
         client.write_all(wire).unwrap();
-        let stream = Stream::Unix(server);
-        let limits = TestLimits {
+        (client, Stream::Unix(server))
+    }
+
+    /// The limits for a held peer: a read timeout longer than any test's
+    /// patience, so an error must come from the bytes themselves, not from
+    /// the end of the stream or a timeout.
+    fn held_limits(max_body: Option<u64>) -> TestLimits {
+        TestLimits {
             read_timeout: Duration::from_secs(10),
             max_trailer_bytes: 1024,
             max_body,
-        };
+        }
+    }
+
+    /// Decodes chunked `wire` from a peer that stays connected.
+    fn decode_held(wire: &[u8], max_body: Option<u64>) -> (Vec<u8>, io::Result<()>) {
+        let (client, stream) = held(wire);
         let mut dec = Decoder::for_framing(Framing::Chunked);
-        let got = read_all(&mut dec, &stream, &mut ReadBuf::new(), 7, limits);
+        let got = read_all(
+            &mut dec,
+            &stream,
+            &mut ReadBuf::new(),
+            7,
+            held_limits(max_body),
+        );
         drop(client);
         got
     }
@@ -748,22 +778,9 @@ mod tests {
     /// What discarding `wire` (the handler read none of it) ends with, the
     /// peer still connected.
     fn discard_held(wire: &[u8], framing: Framing, max_body: Option<u64>) -> Leftover {
-        let (mut client, server) = std::os::unix::net::UnixStream::pair().unwrap();
-        client.write_all(wire).unwrap();
-        let stream = Stream::Unix(server);
-        let mut buf = ReadBuf::new();
-        let mut pending = false;
-        let mut src = Source {
-            io: Io {
-                stream: &stream,
-                tls: None,
-            },
-            buf: &mut buf,
-            read_timeout: Duration::from_secs(10),
-            max_trailer_bytes: 1024,
-            max_body,
-            continue_pending: &mut pending,
-        };
+        let (client, stream) = held(wire);
+        let (mut buf, mut pending) = (ReadBuf::new(), false);
+        let mut src = held_limits(max_body).source(&stream, &mut buf, &mut pending);
         let got = Decoder::for_framing(framing).discard(&mut src, 1 << 20);
         drop(client);
         got
@@ -946,22 +963,10 @@ mod tests {
             Leftover::TooLarge
         );
         // A client gone mid-body: nothing to answer for, just close.
-        let (mut client, server) = std::os::unix::net::UnixStream::pair().unwrap();
-        client.write_all(b"5\r\nhel").unwrap();
+        let (client, stream) = held(b"5\r\nhel");
         drop(client);
-        let stream = Stream::Unix(server);
         let (mut buf, mut pending) = (ReadBuf::new(), false);
-        let mut src = Source {
-            io: Io {
-                stream: &stream,
-                tls: None,
-            },
-            buf: &mut buf,
-            read_timeout: Duration::from_secs(10),
-            max_trailer_bytes: 1024,
-            max_body: None,
-            continue_pending: &mut pending,
-        };
+        let mut src = held_limits(None).source(&stream, &mut buf, &mut pending);
         let mut dec = Decoder::for_framing(chunked);
         assert_eq!(dec.discard(&mut src, 1 << 20), Leftover::Abandoned);
         // A read after an error is no refusal of its own.

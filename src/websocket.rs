@@ -421,20 +421,25 @@ struct Wire {
     closing_until: Option<Instant>,
 }
 
+impl Wire {
+    /// Fails once a closing handshake is past its bound.
+    fn within_closing_bound(&self) -> io::Result<()> {
+        match self.closing_until {
+            Some(until) if Instant::now() >= until => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no Close frame from the peer in time",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl Read for Wire {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             // A peer that keeps sending after our Close cannot hold the
             // closing handshake past its bound.
-            if self
-                .closing_until
-                .is_some_and(|until| Instant::now() >= until)
-            {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "no Close frame from the peer in time",
-                ));
-            }
+            self.within_closing_bound()?;
             let timeout = self.closing_until.map(|until| {
                 let left = until.saturating_duration_since(Instant::now());
                 Timespec::try_from(left).unwrap_or(Timespec {
@@ -463,15 +468,7 @@ impl Read for Wire {
             if !fds[0].revents().is_empty() {
                 return self.stream.read(buf);
             }
-            if self
-                .closing_until
-                .is_some_and(|until| Instant::now() >= until)
-            {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "no Close frame from the peer in time",
-                ));
-            }
+            self.within_closing_bound()?;
         }
     }
 }

@@ -38,7 +38,13 @@ use crate::io::Io;
 use crate::net::{Protocol, Stream};
 use crate::state::ServerState;
 
-/// What one request left the connection fit for.
+/// What one protocol step (a request, HTTP/1.1 or FastCGI) tells the
+/// worker its connection is fit for: the one step outcome of the crate.
+/// The parts of a step that can end it early return it too, as the error
+/// of a `Result` (a head that never came, a record stream that broke),
+/// having answered the peer first where an answer is due. The worker
+/// then parks a kept-alive connection whose next request is not there
+/// yet (`pool::Outcome`, which owns the connection it hands on).
 pub(crate) enum Next {
     /// Another request may follow.
     KeepAlive,

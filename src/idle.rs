@@ -65,7 +65,7 @@ use parking_lot::{Condvar, Mutex};
 use rustix::event::epoll;
 
 use crate::conn::Conn;
-use crate::net::{read_now, TryRead, Waker};
+use crate::net::{read_now, Got, Waker};
 use crate::slab::Slab;
 
 /// The doorbell's event key: the accept queue holds connections.
@@ -699,9 +699,10 @@ fn discard_input(conn: &Conn) -> Input {
     let mut got = Input::Quiet;
     for _ in 0..16 {
         match read_now(conn.stream(), &mut scratch) {
-            Ok(TryRead::Data(_)) => got = Input::Came,
-            Ok(TryRead::WouldBlock) => return got,
-            Ok(TryRead::Eof) | Err(_) => return Input::Closed,
+            Ok(Got::Data(_)) => got = Input::Came,
+            // (A read that does not wait is never TimedOut or Woken.)
+            Ok(Got::WouldBlock | Got::TimedOut | Got::Woken) => return got,
+            Ok(Got::Eof) | Err(_) => return Input::Closed,
         }
     }
     got

@@ -8,28 +8,7 @@ use std::time::Instant;
 
 use rustls::ServerConnection;
 
-use crate::net::{wait_readable, Ready, SendNow, Stream, Waker};
-
-/// What one read got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Got {
-    /// Plaintext bytes.
-    Data(usize),
-    /// The peer closed (a FIN, or TLS `close_notify`).
-    Eof,
-    /// Bytes arrived but no plaintext yet (a TLS handshake or a partial
-    /// record): wait for the socket again.
-    Again,
-}
-
-/// What a timed wait-and-read got.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Fill {
-    Data(usize),
-    Eof,
-    TimedOut,
-    Woken,
-}
+use crate::net::{wait_readable, Got, Ready, SendNow, Stream, Waker};
 
 /// The stream of one connection, borrowed for one protocol step.
 pub(crate) struct Io<'a> {
@@ -55,7 +34,8 @@ impl Io<'_> {
     }
 
     /// Reads once; call when [`readable_now`](Io::readable_now) or after a
-    /// wait said readable.
+    /// wait said readable. Gets [`Got::Data`], [`Got::Eof`], or
+    /// [`Got::WouldBlock`] when TLS has no plaintext yet.
     pub(crate) fn read(&mut self, out: &mut [u8]) -> io::Result<Got> {
         let Some(tls) = self.tls.as_deref_mut() else {
             let mut s = self.stream;
@@ -87,7 +67,7 @@ impl Io<'_> {
         match tls.reader().read(out) {
             Ok(0) => Ok(Got::Eof),
             Ok(n) => Ok(Got::Data(n)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Got::Again),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Got::WouldBlock),
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(Got::Eof),
             Err(e) => Err(e),
         }
@@ -96,26 +76,26 @@ impl Io<'_> {
     /// Waits until `deadline` (or a wake) for something to read, then reads.
     /// `readable`: the caller just saw the socket readable, so the first
     /// read goes ahead without another `poll` (one syscall less per
-    /// keep-alive request).
+    /// keep-alive request). Gets [`Got::Data`], [`Got::Eof`],
+    /// [`Got::TimedOut`] or [`Got::Woken`].
     pub(crate) fn fill(
         &mut self,
         out: &mut [u8],
         deadline: Instant,
         waker: Option<&Waker>,
         mut readable: bool,
-    ) -> io::Result<Fill> {
+    ) -> io::Result<Got> {
         loop {
             if !std::mem::take(&mut readable) && !self.buffered() {
                 match wait_readable(self.stream, waker, Some(deadline))? {
                     Ready::Readable => {}
-                    Ready::Woken => return Ok(Fill::Woken),
-                    Ready::TimedOut => return Ok(Fill::TimedOut),
+                    Ready::Woken => return Ok(Got::Woken),
+                    Ready::TimedOut => return Ok(Got::TimedOut),
                 }
             }
             match self.read(out)? {
-                Got::Data(n) => return Ok(Fill::Data(n)),
-                Got::Eof => return Ok(Fill::Eof),
-                Got::Again => continue,
+                Got::WouldBlock => continue,
+                got => return Ok(got),
             }
         }
     }

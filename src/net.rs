@@ -598,24 +598,39 @@ pub(crate) fn readable_now(fd: &impl AsFd) -> bool {
     )
 }
 
-/// What [`read_now`] got.
+/// What a read got: the one outcome of every read of a connection, here
+/// and in [`io`](crate::io) and the read buffer above it. Each read says
+/// which variants it returns: a read that does not wait ([`read_now`],
+/// `Io::read`) gets `Data`, `Eof` or `WouldBlock`; a read that first
+/// waits (`Io::fill`, `ReadBuf::fill`) gets `Data`, `Eof`, `TimedOut` or
+/// `Woken`.
+///
+/// (A wait alone reports [`Ready`]: whether there is something to read,
+/// not what a read got.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TryRead {
+pub(crate) enum Got {
+    /// Bytes (plaintext, with TLS): this many.
     Data(usize),
+    /// The peer closed (a FIN, or TLS `close_notify`).
     Eof,
-    /// Nothing there yet.
+    /// Nothing there yet (or, with TLS, bytes but no plaintext: a
+    /// handshake or a partial record): wait for the socket again.
     WouldBlock,
+    /// The deadline of the wait passed first.
+    TimedOut,
+    /// The wait's waker fired.
+    Woken,
 }
 
 /// Reads what is there without waiting (`MSG_DONTWAIT`: the socket stays
 /// blocking for every other read): one syscall where a `poll` and a read
-/// would be two.
-pub(crate) fn read_now(fd: &impl AsFd, out: &mut [u8]) -> io::Result<TryRead> {
+/// would be two. Gets [`Got::Data`], [`Got::Eof`] or [`Got::WouldBlock`].
+pub(crate) fn read_now(fd: &impl AsFd, out: &mut [u8]) -> io::Result<Got> {
     loop {
         return match rustix::net::recv(fd, &mut *out, rustix::net::RecvFlags::DONTWAIT) {
-            Ok((0, _)) => Ok(TryRead::Eof),
-            Ok((n, _)) => Ok(TryRead::Data(n)),
-            Err(rustix::io::Errno::AGAIN) => Ok(TryRead::WouldBlock),
+            Ok((0, _)) => Ok(Got::Eof),
+            Ok((n, _)) => Ok(Got::Data(n)),
+            Err(rustix::io::Errno::AGAIN) => Ok(Got::WouldBlock),
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => Err(e.into()),
         };

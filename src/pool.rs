@@ -22,7 +22,7 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use crate::conn::{Conn, Next};
 use crate::handler::Handler;
 use crate::idle::{IdleSet, Wake};
-use crate::net::{Protocol, TryRead, Waker};
+use crate::net::{Got, Protocol, Waker};
 use crate::state::ServerState;
 use crate::step::{StepContext, StepFn};
 
@@ -56,10 +56,11 @@ impl Worker {
                     conn.io().buffered()
                 } else if !conn.is_tls() && conn.proto() == Protocol::Http1 {
                     match self.ctx.buf.fill_now(conn.stream()) {
-                        Ok(TryRead::Data(_)) => true,
-                        Ok(TryRead::WouldBlock) => false,
+                        Ok(Got::Data(_)) => true,
+                        // (A read that does not wait is never TimedOut or Woken.)
+                        Ok(Got::WouldBlock | Got::TimedOut | Got::Woken) => false,
                         // Gone before a request: nothing to answer.
-                        Ok(TryRead::Eof) | Err(_) => return Outcome::Done,
+                        Ok(Got::Eof) | Err(_) => return Outcome::Done,
                     }
                 } else {
                     conn.io().readable_now()

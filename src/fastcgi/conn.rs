@@ -35,12 +35,13 @@ use super::record::{
 use crate::conn::Conn;
 use crate::conn::InFlight;
 use crate::http1::body::Body;
-use crate::http1::buf::{Fill, ReadBuf, INITIAL};
+use crate::http1::buf::{ReadBuf, INITIAL};
 use crate::state::ServerState;
 
 use crate::conn::Next;
 use crate::conn_info::ConnState;
 use crate::io::Io;
+use crate::net::Got;
 use crate::net::Waker;
 use crate::request::Request;
 use crate::response::{Payload, Response};
@@ -62,15 +63,19 @@ impl Read for Input<'_, '_> {
                 .buf
                 .fill(&mut self.io, INITIAL, self.deadline, self.waker, false)?
             {
-                Fill::Data(_) => {}
-                Fill::Eof => return Ok(0),
-                Fill::TimedOut => {
+                Got::Data(_) => {}
+                Got::Eof => return Ok(0),
+                Got::TimedOut => {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,
                         "FastCGI read timed out",
                     ))
                 }
-                Fill::Woken => return Err(io::Error::new(io::ErrorKind::WouldBlock, "woken")),
+                // A fill never gets `WouldBlock`; were it to, the same as
+                // a wake: no bytes yet.
+                Got::Woken | Got::WouldBlock => {
+                    return Err(io::Error::new(io::ErrorKind::WouldBlock, "woken"))
+                }
             }
         }
         Ok(self.buf.copy_to(out))

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use super::buf::ReadBuf;
 use super::head::{is_control_field, is_tchar};
-use crate::io::{Fill, Io};
+use crate::io::Io;
+use crate::net::Got;
 
 /// Longest chunk-size line (with extensions) or trailer line accepted.
 const MAX_LINE: usize = 4096;
@@ -321,9 +322,9 @@ impl Decoder {
 }
 
 /// What a body read gets when the wait for bytes ends without any.
-fn no_bytes(got: Fill) -> io::Error {
+fn no_bytes(got: Got) -> io::Error {
     match got {
-        Fill::Eof => io::Error::new(io::ErrorKind::UnexpectedEof, "client closed mid-body"),
+        Got::Eof => io::Error::new(io::ErrorKind::UnexpectedEof, "client closed mid-body"),
         _ => io::Error::new(
             io::ErrorKind::TimedOut,
             "timed out reading the request body",
@@ -338,7 +339,7 @@ fn fill_buf(src: &mut Source<'_>) -> io::Result<()> {
         .buf
         .fill(&mut src.io, super::buf::INITIAL, deadline, None, false)?
     {
-        Fill::Data(_) => Ok(()),
+        Got::Data(_) => Ok(()),
         other => Err(no_bytes(other)),
     }
 }
@@ -351,7 +352,7 @@ fn read_some(src: &mut Source<'_>, out: &mut [u8], left: u64) -> io::Result<usiz
         // Large reads skip the buffer.
         let deadline = Instant::now() + src.read_timeout;
         return match src.io.fill(out, deadline, None, false)? {
-            Fill::Data(n) => Ok(n),
+            Got::Data(n) => Ok(n),
             other => Err(no_bytes(other)),
         };
     }

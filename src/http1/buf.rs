@@ -4,9 +4,8 @@
 use std::io;
 use std::time::Instant;
 
-pub(crate) use crate::io::Fill;
 use crate::io::Io;
-use crate::net::{read_now, TryRead, Waker};
+use crate::net::{read_now, Got, Waker};
 
 /// Bytes read from a connection and not yet consumed.
 pub(crate) struct ReadBuf {
@@ -92,12 +91,12 @@ impl ReadBuf {
     }
 
     /// Reads what a plain socket holds now, without waiting.
-    pub(crate) fn fill_now(&mut self, fd: &impl std::os::fd::AsFd) -> io::Result<TryRead> {
+    pub(crate) fn fill_now(&mut self, fd: &impl std::os::fd::AsFd) -> io::Result<Got> {
         let Some(spare) = self.spare(INITIAL) else {
-            return Ok(TryRead::Data(0));
+            return Ok(Got::Data(0));
         };
         let got = read_now(fd, spare)?;
-        if let TryRead::Data(n) = got {
+        if let Got::Data(n) = got {
             self.end += n;
         }
         Ok(got)
@@ -113,7 +112,7 @@ impl ReadBuf {
         deadline: Instant,
         waker: Option<&Waker>,
         readable: bool,
-    ) -> io::Result<Fill> {
+    ) -> io::Result<Got> {
         let Some(spare) = self.spare(limit) else {
             return Err(io::Error::new(
                 io::ErrorKind::OutOfMemory,
@@ -121,7 +120,7 @@ impl ReadBuf {
             ));
         };
         let got = io.fill(spare, deadline, waker, readable)?;
-        if let Fill::Data(n) = got {
+        if let Got::Data(n) = got {
             self.end += n;
         }
         Ok(got)

@@ -24,37 +24,29 @@ use std::time::Instant;
 use http::{Method, StatusCode};
 
 use super::body::{Body, Decoder, Leftover, Source};
-use super::buf::Fill;
 use super::head::{self, Head, Limits, Reject};
 use super::write::{write_response, Reply};
 use crate::conn::Conn;
 use crate::conn::InFlight;
 use crate::conn::Next;
 use crate::conn_info::ConnState;
+use crate::net::Got;
 use crate::request::Request;
 use crate::response::Response;
 use crate::step::StepContext;
-
-enum HeadEnd {
-    /// Close cleanly without a response.
-    Close,
-    /// The peer is gone or the socket failed: just drop.
-    Drop,
-    /// Answer with an error status, then close.
-    Reject(Reject),
-}
 
 /// One request on an HTTP/1.1 connection: its head, then the exchange.
 pub(crate) fn one_request(w: &mut StepContext, conn: &mut Conn) -> Next {
     match read_head(w, conn) {
         Ok(head) => exchange(w, conn, head),
-        Err(HeadEnd::Close) => Next::Close,
-        Err(HeadEnd::Drop) => Next::Drop,
-        Err(HeadEnd::Reject(r)) => reject(w, conn, r),
+        Err(next) => next,
     }
 }
 
-fn read_head(w: &mut StepContext, conn: &mut Conn) -> Result<Head, HeadEnd> {
+/// The request head, or what the connection does without one: close
+/// cleanly (nothing came, or the drain's bound passed), drop (the peer is
+/// gone), or close once a bad or late head is answered.
+fn read_head(w: &mut StepContext, conn: &mut Conn) -> Result<Head, Next> {
     let shared = &*w.shared;
     let cfg = &shared.config;
     let limits = Limits {
@@ -87,7 +79,7 @@ fn read_head(w: &mut StepContext, conn: &mut Conn) -> Result<Head, HeadEnd> {
                 Ok(None) => conn.head_started(),
                 Err(r) => {
                     conn.head_started();
-                    return Err(HeadEnd::Reject(r));
+                    return Err(reject(w, conn, r));
                 }
             }
         }
@@ -109,16 +101,19 @@ fn read_head(w: &mut StepContext, conn: &mut Conn) -> Result<Head, HeadEnd> {
             Some(&w.waker),
             std::mem::take(&mut readable),
         ) {
-            Ok(Fill::Data(_)) | Ok(Fill::Woken) => {}
-            Ok(Fill::Eof) | Err(_) => return Err(HeadEnd::Drop),
-            Ok(Fill::TimedOut) => {
+            // Look again (a wake: at the drain's bound). A fill never
+            // gets `WouldBlock`; were it to, the same.
+            Ok(Got::Data(_) | Got::Woken | Got::WouldBlock) => {}
+            Ok(Got::Eof) | Err(_) => return Err(Next::Drop),
+            Ok(Got::TimedOut) => {
                 return Err(if w.buf.is_empty() || drain_cut {
-                    HeadEnd::Close
+                    Next::Close
                 } else {
-                    HeadEnd::Reject(Reject {
+                    let late = Reject {
                         status: StatusCode::REQUEST_TIMEOUT,
                         reason: "request head not received in time",
-                    })
+                    };
+                    reject(w, conn, late)
                 })
             }
         }

@@ -70,7 +70,9 @@ pub(crate) struct Conn {
     /// the base of its idle timeout and of its drain grace.
     last_active: Instant,
     requests: u64,
-    /// Watched by the idle set's epoll (disarmed while a worker holds it).
+    /// The last plain read filled its buffer ([`Io::unread`]).
+    unread: bool,
+    /// Registered with the idle set's epoll (once, for the socket's life).
     watched: bool,
 }
 
@@ -97,6 +99,7 @@ impl Conn {
             last_active: Instant::now(),
             requests: 0,
             watched: false,
+            unread: false,
         }
     }
 
@@ -111,7 +114,7 @@ impl Conn {
     }
 
     /// The socket, shared: for the idle set, which registers it with its
-    /// epoll after the connection moved into its slab.
+    /// epoll after the connection moved into its table.
     pub(crate) fn stream_handle(&self) -> Arc<Stream> {
         self.stream.clone()
     }
@@ -147,7 +150,14 @@ impl Conn {
         Io {
             stream: &self.stream,
             tls: self.tls.as_deref_mut(),
+            unread: Some(&mut self.unread),
         }
+    }
+
+    /// Whether the last plain read filled its buffer, so that the kernel
+    /// may hold more than was read (see [`Io::unread`]).
+    pub(crate) fn maybe_unread(&self) -> bool {
+        self.unread
     }
 
     /// The byte stream and who the connection is, borrowed together (a
@@ -157,6 +167,7 @@ impl Conn {
             Io {
                 stream: &self.stream,
                 tls: self.tls.as_deref_mut(),
+                unread: Some(&mut self.unread),
             },
             &self.info,
         )

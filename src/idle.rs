@@ -2,16 +2,22 @@
 //! worker holds them, watched by one epoll instance that every free worker
 //! waits on.
 //!
-//! A worker that finished a response parks its connection here (one
-//! `epoll_ctl`, `EPOLLONESHOT`) and asks the set for the next thing to do:
-//! a parked connection whose request arrived, or a wake of the doorbell
-//! (the accept queue holds new connections), or the end of the run. Under
-//! load the answer is usually ready, so a worker goes from connection to
-//! connection without sleeping: a few workers serve many connections, as
-//! an event loop would, and a slow handler holds only its own worker.
+//! A connection is registered with the epoll once, edge-triggered, for
+//! its socket's life ([`Slots`](crate::slots) says why that is safe), so
+//! a worker that finished a response parks its connection with no system
+//! call, and asks the set for the next thing to do: a connection whose
+//! request arrived, or a wake of the doorbell (the accept queue holds new
+//! connections, or the ready list does), or the end of the run. One
+//! `epoll_wait` takes up to [`EVENTS`] events; the connections they name
+//! go on the ready list, which every free worker looks at before the
+//! kernel, and another free worker is rung when more than one was found.
+//! Under load the answer is usually ready, so a worker goes from
+//! connection to connection without sleeping: a few workers serve many
+//! connections, as an event loop would, and a slow handler holds only its
+//! own.
 //!
 //! ```text
-//!   worker ──park──► Waiting (armed, one-shot) ──readable──► a free worker
+//!   worker ──park──► Waiting (watched) ──readable──► ready list ──► a free worker
 //!                      │ deadline (idle / header timeout, drain grace)
 //!                      ▼
 //!                    the timer thread: serve it if its request is here, else ─┐
@@ -19,7 +25,7 @@
 //!   worker ──close──► FIN sent ──peer's FIN already here──► closed    close
 //!                      │ not yet
 //!                      ▼
-//!                    Lingering (armed) ──readable: read, discard; FIN──► closed
+//!                    Lingering (watched) ──readable: read, discard; FIN──► closed
 //!                      │ a look (the timer thread): our FIN acknowledged and
 //!                      │ quiet for a margin, or `linger` over
 //!                      ▼
@@ -32,7 +38,8 @@
 //! its input read and discarded by whichever free worker sees it, until
 //! the peer's own FIN, or until the peer acknowledged our FIN and nothing
 //! came for a few round-trip times ([`Linger`]), at most
-//! [`linger`](crate::Builder::linger).//!
+//! [`linger`](crate::Builder::linger).
+//!
 //! Only a few free workers wait in `epoll_wait` (as many as there are
 //! CPUs): every event would otherwise wake a sleeping thread while a
 //! running one was about to take it. The others wait one tick more for
@@ -46,17 +53,20 @@
 //! blocking requests gets its workers within a tick, not one per tick;
 //! the chain ends with a worker that finds nothing to do.
 //!
-//! Parked connections live in a slab whose key (index and generation) is
-//! the event's data: an event for a connection the timer thread already took
-//! finds a different generation and is ignored. The doorbell is an
+//! Watched connections live in a table by file descriptor, the event's
+//! data; an event for a connection that is out (on a worker, with the
+//! timer thread, on the ready list) is remembered there, and its next
+//! park puts it on the ready list instead. The doorbell is an
 //! edge-triggered eventfd, never read: each ring wakes one waiter, and the
 //! worker that takes a connection from the queue rings again if more wait.
 //! The stop bell is a level-triggered socket pair never emptied: every
 //! waiter, in turn, sees it and leaves.
 
+use std::collections::VecDeque;
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -66,7 +76,7 @@ use rustix::event::epoll;
 
 use crate::conn::Conn;
 use crate::net::{read_now, Got, Waker};
-use crate::slab::Slab;
+use crate::slots::Slots;
 
 /// The doorbell's event key: the accept queue holds connections.
 const DOORBELL: u64 = u64::MAX;
@@ -80,6 +90,8 @@ const TICK_SPEC: rustix::event::Timespec = rustix::event::Timespec {
     tv_sec: 0,
     tv_nsec: TICK.as_nanos() as i64,
 };
+/// The most events one `epoll_wait` takes.
+const EVENTS: usize = 32;
 /// No wait at all, for `epoll_wait`.
 const NO_WAIT: rustix::event::Timespec = rustix::event::Timespec {
     tv_sec: 0,
@@ -201,7 +213,7 @@ impl Linger {
     ) -> Settle {
         match input {
             Input::Closed => return Settle::Done,
-            Input::Came => self.heard(now),
+            Input::Came | Input::More => self.heard(now),
             Input::Quiet => {}
         }
         if now >= self.until {
@@ -232,8 +244,6 @@ impl Linger {
 
 /// Who waits where.
 struct Crew {
-    /// Workers blocked in `epoll_wait`.
-    sleepers: usize,
     /// Workers out of circulation, on the condition variable.
     benched: usize,
     /// The timer thread called one in from the bench.
@@ -253,7 +263,12 @@ pub(crate) enum Wake {
 
 /// The parked connections, and when the timer thread next looks at them.
 struct Parked {
-    slab: Slab<Held>,
+    /// Watched connections, by descriptor.
+    slots: Slots<Held>,
+    /// Connections an event named (or that came back with an event
+    /// pending), waiting for the next free worker: one `epoll_wait` takes
+    /// up to [`EVENTS`] events, and the workers share what it found.
+    ready: VecDeque<Held>,
     /// When the timer thread next looks at deadlines (`None`: not before a wake).
     timer_next: Option<Instant>,
 }
@@ -275,6 +290,13 @@ pub(crate) struct IdleSet {
     progress: AtomicU64,
     /// At most this many workers block in `epoll_wait`.
     max_sleepers: usize,
+    /// Workers in a blocking `epoll_wait` (at most `max_sleepers`).
+    sleepers: AtomicUsize,
+    /// Workers in an `epoll_wait` that may block (the sleepers, and those
+    /// waiting a tick before the bench): who a ring reaches.
+    waiting: AtomicUsize,
+    /// The ready list's length, read without its lock.
+    ready_len: AtomicUsize,
     workers: usize,
     /// The timer thread ticks (watches the crew).
     ticking: AtomicBool,
@@ -305,14 +327,14 @@ impl IdleSet {
         Ok(IdleSet {
             epoll,
             parked: Mutex::new(Parked {
-                slab: Slab::new(),
+                slots: Slots::new(),
+                ready: VecDeque::new(),
                 timer_next: None,
             }),
             doorbell,
             stop,
             timer,
             crew: Mutex::new(Crew {
-                sleepers: 0,
                 benched: 0,
                 called: false,
                 stopped: false,
@@ -321,6 +343,9 @@ impl IdleSet {
             free: AtomicUsize::new(0),
             progress: AtomicU64::new(0),
             max_sleepers: cpus.clamp(1, workers.max(1)),
+            sleepers: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+            ready_len: AtomicUsize::new(0),
             workers,
             ticking: AtomicBool::new(false),
         })
@@ -352,19 +377,43 @@ impl IdleSet {
     fn close_with(&self, mut conn: Conn, wait: bool) {
         conn.close_write(wait);
         let linger = conn.shared().config.drain.linger;
-        if linger.is_zero() || discard_input(&conn) == Input::Closed {
+        if linger.is_zero() {
+            return;
+        }
+        let input = discard_input(&conn);
+        if input == Input::Closed {
             return;
         }
         let linger = Linger::new(Instant::now(), linger);
-        if self
-            .hold(Held {
-                conn,
-                linger: Some(linger),
-            })
-            .is_err()
-        {
+        let held = Held {
+            conn,
+            linger: Some(linger),
+        };
+        if self.linger_on(held, input, true).is_err() {
             log::warn!("courteous: closing a connection without its linger");
         }
+    }
+
+    /// A lingering connection whose input was just read: watched again
+    /// (`wake_timer`: false for the timer thread itself, which reads the
+    /// planned look after its turn), or, when the read stopped at its bound with more there (no event
+    /// is owed for that), on the ready list.
+    fn linger_on(&self, held: Held, input: Input, wake_timer: bool) -> Result<(), Conn> {
+        if input == Input::More {
+            self.requeue(held);
+            return Ok(());
+        }
+        self.hold_inner(held, wake_timer)
+    }
+
+    /// On the ready list, for the next free worker.
+    fn requeue(&self, held: Held) {
+        {
+            let mut parked = self.parked.lock();
+            parked.ready.push_back(held);
+            self.ready_len.store(parked.ready.len(), SeqCst);
+        }
+        self.announce_ready();
     }
 
     /// Watches a connection no worker holds.
@@ -372,15 +421,9 @@ impl IdleSet {
         self.hold_inner(held, true)
     }
 
-    /// [`hold`](Self::hold), for the timer thread itself: it reads the planned
-    /// look after its turn, so it needs no wake.
-    fn hold_quietly(&self, held: Held) -> Result<(), Conn> {
-        self.hold_inner(held, false)
-    }
-
     fn hold_inner(&self, mut held: Held, wake_timer: bool) -> Result<(), Conn> {
-        let flags = epoll::EventFlags::IN | epoll::EventFlags::ONESHOT;
-        let was_registered = held.conn.watched();
+        let fd = fd_of(&held.conn);
+        let register = !held.conn.watched();
         held.conn.set_watched(true);
         let stream = held.conn.stream_handle();
         #[cfg(test)]
@@ -389,31 +432,38 @@ impl IdleSet {
         }
         let mut parked = self.parked.lock();
         // Whether a drain began is read under the lock: a timer that saw
-        // the drain begin and looked at the slab before this (missing this
+        // the drain begin and looked at the table before this (missing this
         // connection) made this read see it too, so this connection's
         // deadline is the drain's and it wakes the timer thread if that is
         // sooner than planned. Read before the lock, a drain could begin
         // unseen by both, and the connection wait out its idle timeout.
         let deadline = held.deadline(held.conn.shared().is_closing());
-        let k = parked.slab.insert(held);
-        // Registered under the lock: the timer thread sees a parked connection
-        // only once the kernel watches it, and an event can only name a
-        // connection that is in the slab.
-        let data = epoll::EventData::new_u64(k);
-        let done = if was_registered {
-            epoll::modify(&self.epoll, &*stream, data, flags)
-        } else {
-            epoll::add(&self.epoll, &*stream, data, flags)
-        };
-        if let Err(e) = done {
-            log::warn!("courteous: cannot watch an idle connection: {e}");
-            return match parked.slab.remove(k) {
-                Some(mut held) => {
-                    held.conn.set_watched(was_registered);
-                    Err(held.conn)
-                }
-                None => Ok(()),
+        if register {
+            parked.slots.watch(fd, held);
+            // Registered under the lock: an event can only name a
+            // connection that is in the table. Edge-triggered, once for
+            // the socket's life; a socket readable already reports at once.
+            let data = epoll::EventData::new_u64(fd as u64);
+            let flags = epoll::EventFlags::IN | epoll::EventFlags::ET;
+            let done = match epoll::add(&self.epoll, &*stream, data, flags) {
+                Err(rustix::io::Errno::EXIST) => epoll::modify(&self.epoll, &*stream, data, flags),
+                r => r,
             };
+            if let Err(e) = done {
+                log::warn!("courteous: cannot watch an idle connection: {e}");
+                let mut held = parked.slots.take_held(fd).expect("just held");
+                parked.slots.forget(fd);
+                held.conn.set_watched(false);
+                return Err(held.conn);
+            }
+        } else if let Err(held) = parked.slots.put(fd, held) {
+            // An event came while it was out: it may have input already,
+            // so it goes to the next free worker, which looks.
+            parked.ready.push_back(held);
+            self.ready_len.store(parked.ready.len(), SeqCst);
+            drop(parked);
+            self.announce_ready();
+            return Ok(());
         }
         let wake = parked.timer_next.map_or(true, |n| deadline < n);
         if wake {
@@ -425,6 +475,31 @@ impl IdleSet {
             self.timer.wake();
         }
         Ok(())
+    }
+
+    /// The ready list gained connections: a worker waiting in
+    /// `epoll_wait` (or about to) is rung. With none waiting, the next
+    /// worker back takes them, and a worker called in from the bench does
+    /// when every one is held up.
+    fn announce_ready(&self) {
+        // Pairs with the fence in `wait_events`: either this sees a worker
+        // waiting, or that worker sees the ready list.
+        std::sync::atomic::fence(SeqCst);
+        if self.waiting.load(SeqCst) > 0 {
+            self.ring();
+        }
+    }
+
+    /// A hijacked connection's socket stays open in the handler's hands:
+    /// the epoll stops watching it.
+    pub(crate) fn forget(&self, conn: &Conn) {
+        if !conn.watched() {
+            return;
+        }
+        let fd = fd_of(conn);
+        let mut parked = self.parked.lock();
+        let _ = epoll::delete(&self.epoll, conn.stream());
+        parked.slots.forget(fd);
     }
 
     /// Blocks until there is something for a free worker.
@@ -456,7 +531,22 @@ impl IdleSet {
         let mut called_in = false;
         let mut lingered = false;
         loop {
-            // Work already waiting is taken without sleeping.
+            // Work already waiting is taken without sleeping: what an
+            // earlier `epoll_wait` found first.
+            if let Some(w) = self.take_ready() {
+                return (w, called_in);
+            }
+            // Then the kernel's: with a place among the sleepers, one
+            // `epoll_wait` that returns at once if events are there.
+            if self.take_sleeper_place() {
+                let got = self.wait_events(None);
+                self.sleepers.fetch_sub(1, SeqCst);
+                match got {
+                    // It waited: whatever it got was not a backlog.
+                    Some(w) => return (w, false),
+                    None => continue,
+                }
+            }
             if let Some(w) = self.poll(Some(&NO_WAIT)) {
                 return (w, called_in);
             }
@@ -464,22 +554,13 @@ impl IdleSet {
             if crew.stopped {
                 return (Wake::Stop, false);
             }
-            if crew.sleepers < self.max_sleepers {
-                crew.sleepers += 1;
-                drop(crew);
-                let got = self.poll(None);
-                self.crew.lock().sleepers -= 1;
-                if let Some(w) = got {
-                    // It waited: whatever it got was not a backlog.
-                    return (w, false);
-                }
-            } else if !lingered {
+            if !lingered {
                 lingered = true;
                 // More workers than CPUs are already waiting: wait a tick
                 // more for work before the bench (work that comes now is
                 // likely a blocking handler's next request).
                 drop(crew);
-                if let Some(w) = self.poll(Some(&TICK_SPEC)) {
+                if let Some(w) = self.wait_events(Some(&TICK_SPEC)) {
                     return (w, called_in);
                 }
             } else {
@@ -498,12 +579,55 @@ impl IdleSet {
         }
     }
 
-    /// One `epoll_wait` for one event; `None` when it timed out or named a
-    /// connection the timer thread took first.
+    /// One of the at most `max_sleepers` places in a blocking `epoll_wait`.
+    fn take_sleeper_place(&self) -> bool {
+        self.sleepers
+            .fetch_update(SeqCst, SeqCst, |n| (n < self.max_sleepers).then_some(n + 1))
+            .is_ok()
+    }
+
+    /// A `poll` that may block: counted in `waiting`, so that work put on
+    /// the ready list rings for it, and given up at once if the ready list
+    /// filled just before (the ring was not meant for this worker then).
+    fn wait_events(&self, timeout: Option<&rustix::event::Timespec>) -> Option<Wake> {
+        self.waiting.fetch_add(1, SeqCst);
+        // Pairs with the fence in `announce_ready`: either that one sees
+        // this worker waiting and rings, or this one sees the ready list.
+        std::sync::atomic::fence(SeqCst);
+        let got = if self.ready_len.load(SeqCst) > 0 {
+            None
+        } else {
+            self.poll(timeout)
+        };
+        self.waiting.fetch_sub(1, SeqCst);
+        got
+    }
+
+    /// The next connection on the ready list, if any.
+    fn take_ready(&self) -> Option<Wake> {
+        loop {
+            let (held, more) = {
+                let mut parked = self.parked.lock();
+                let held = parked.ready.pop_front()?;
+                self.ready_len.store(parked.ready.len(), SeqCst);
+                (held, !parked.ready.is_empty())
+            };
+            if more {
+                self.announce_ready();
+            }
+            if let Some(w) = self.deliver(held) {
+                return Some(w);
+            }
+        }
+    }
+
+    /// One `epoll_wait`, for up to [`EVENTS`] events: the connections
+    /// they name go to the ready list, and this worker takes the first.
+    /// `None` when it timed out, or found nothing to serve.
     fn poll(&self, timeout: Option<&rustix::event::Timespec>) -> Option<Wake> {
-        let mut events = [MaybeUninit::<epoll::Event>::uninit(); 1];
-        let k = match epoll::wait(&self.epoll, &mut events, timeout) {
-            Ok((ready, _)) => ready.first()?.data.u64(),
+        let mut events = [MaybeUninit::<epoll::Event>::uninit(); EVENTS];
+        let ready = match epoll::wait(&self.epoll, &mut events, timeout) {
+            Ok((ready, _)) => ready,
             Err(rustix::io::Errno::INTR) => return None,
             Err(e) => {
                 // Cannot happen with a valid epoll and buffer; never spin.
@@ -511,33 +635,76 @@ impl IdleSet {
                 return Some(Wake::Stop);
             }
         };
-        match k {
-            DOORBELL => Some(Wake::Queue),
-            STOP => {
-                // Keep the bell loud for the next waiter.
-                self.stop.wake();
-                Some(Wake::Stop)
-            }
-            k => {
-                // `None`: the timer thread took it first (its deadline passed).
-                let held = self.parked.lock().slab.remove(k)?;
-                match held.linger {
-                    None => Some(Wake::Conn(held.conn)),
-                    Some(mut linger) => {
-                        // Lingering: discard what came; done at the FIN.
-                        // The timer thread decides the rest at its next look.
-                        if discard_input(&held.conn) != Input::Closed {
-                            linger.heard(Instant::now());
-                            let _ = self.hold(Held {
-                                conn: held.conn,
-                                linger: Some(linger),
-                            });
+        if ready.is_empty() {
+            return None;
+        }
+        let (mut doorbell, mut stop) = (false, false);
+        let (first, more) = {
+            let mut parked = self.parked.lock();
+            for e in ready.iter() {
+                match e.data.u64() {
+                    DOORBELL => doorbell = true,
+                    STOP => stop = true,
+                    // `None`: out already (the event is remembered), or
+                    // an old event for a descriptor no longer watched.
+                    fd => {
+                        if let Some(held) = parked.slots.take(fd as usize) {
+                            parked.ready.push_back(held);
                         }
-                        None
                     }
                 }
             }
+            // At the stop, what was found stays for `clear`.
+            let first = if stop { None } else { parked.ready.pop_front() };
+            self.ready_len.store(parked.ready.len(), SeqCst);
+            (first, !parked.ready.is_empty())
+        };
+        if stop {
+            // Keep the bell loud for the next waiter.
+            self.stop.wake();
+            return Some(Wake::Stop);
         }
+        if doorbell && first.is_some() {
+            // This worker takes one thing: the accept queue's ring goes
+            // on to the next waiter, now or later.
+            self.ring();
+        }
+        if more {
+            self.announce_ready();
+        }
+        match first {
+            Some(held) => self.deliver(held),
+            None if doorbell => Some(Wake::Queue),
+            None => None,
+        }
+    }
+
+    /// A connection an event named: a waiting one goes to the worker,
+    /// which reads what came (or finds that nothing did, and parks it
+    /// again); a lingering one has its input discarded here, and is done
+    /// at the peer's FIN. (The timer thread decides the rest of a linger
+    /// at its next look.)
+    fn deliver(&self, held: Held) -> Option<Wake> {
+        let Some(mut linger) = held.linger else {
+            return Some(Wake::Conn(held.conn));
+        };
+        let now = Instant::now();
+        if now >= linger.until {
+            // A peer that never stops sending: the bound ends it.
+            return None;
+        }
+        let input = discard_input(&held.conn);
+        match input {
+            Input::Closed => return None,
+            Input::Came | Input::More => linger.heard(now),
+            Input::Quiet => {}
+        }
+        let held = Held {
+            conn: held.conn,
+            linger: Some(linger),
+        };
+        let _ = self.linger_on(held, input, true);
+        None
     }
 
     /// The timer thread's look at the crew, every [`TICK`] while it ticks: when
@@ -633,7 +800,7 @@ impl IdleSet {
             let mut parked = self.parked.lock();
             let mut next: Option<Instant> = None;
             let mut expired = Vec::new();
-            for (k, held) in parked.slab.iter() {
+            for (k, held) in parked.slots.iter() {
                 let d = held.deadline(draining);
                 if d <= now {
                     expired.push(k);
@@ -641,10 +808,10 @@ impl IdleSet {
                     next = Some(next.map_or(d, |n: Instant| n.min(d)));
                 }
             }
-            // Still registered (an event for the old key finds nothing),
-            // so that parking it again is one `epoll_ctl`.
+            // Still registered: an event while it is out is remembered,
+            // and parking it again is no system call.
             for k in expired {
-                if let Some(held) = parked.slab.remove(k) {
+                if let Some(held) = parked.slots.take_held(k) {
                     match held.linger {
                         None => out.push(held.conn),
                         Some(l) => lingering.push((held.conn, l)),
@@ -663,10 +830,11 @@ impl IdleSet {
                 _ => None,
             };
             if let Settle::Again(l) = linger.look(Instant::now(), input, fin) {
-                let _ = self.hold_quietly(Held {
+                let held = Held {
                     conn,
                     linger: Some(l),
-                });
+                };
+                let _ = self.linger_on(held, input, false);
             }
         }
         let planned = self.parked.lock().timer_next;
@@ -675,9 +843,20 @@ impl IdleSet {
 
     /// Everything still held, when the run ends.
     pub(crate) fn clear(&self) -> Vec<Conn> {
-        let all = self.parked.lock().slab.take_all();
+        let all = {
+            let mut parked = self.parked.lock();
+            let mut all = parked.slots.take_all();
+            all.extend(parked.ready.drain(..));
+            self.ready_len.store(0, SeqCst);
+            all
+        };
         all.into_iter().map(|h| h.conn).collect()
     }
+}
+
+/// The descriptor a connection is watched by.
+fn fd_of(conn: &Conn) -> usize {
+    conn.stream().as_fd().as_raw_fd() as usize
 }
 
 /// What reading a lingering connection's input found.
@@ -687,21 +866,31 @@ enum Input {
     Closed,
     /// Bytes came (and were discarded).
     Came,
+    /// Bytes came, and more may be there: the read stopped at its bound.
+    /// No event is owed for those, so the connection goes on the ready
+    /// list rather than wait for one.
+    More,
     /// Nothing.
     Quiet,
 }
 
 /// Reads (and discards) what is already there, up to 64 KiB a call so that
-/// a peer that keeps sending cannot hold the thread. Whatever is left
-/// makes the connection readable again.
+/// a peer that keeps sending cannot hold the thread ([`Input::More`]).
 fn discard_input(conn: &Conn) -> Input {
     let mut scratch = [0u8; 4096];
     let mut got = Input::Quiet;
     for _ in 0..16 {
         match read_now(conn.stream(), &mut scratch) {
-            Ok(Got::Data(_)) => got = Input::Came,
+            // A short read emptied the socket's queue.
+            Ok(Got::Data(n)) if n < scratch.len() => return Input::Came,
+            Ok(Got::Data(_)) => got = Input::More,
             // (A read that does not wait is never TimedOut or Woken.)
-            Ok(Got::WouldBlock | Got::TimedOut | Got::Woken) => return got,
+            Ok(Got::WouldBlock | Got::TimedOut | Got::Woken) => {
+                return match got {
+                    Input::More => Input::Came,
+                    g => g,
+                }
+            }
             Ok(Got::Eof) | Err(_) => return Input::Closed,
         }
     }
@@ -862,9 +1051,9 @@ mod tests {
     }
 
     #[test]
-    fn the_bells_keys_are_never_a_slab_key() {
-        // The slab would need 2^32 - 1 slots before it made either key.
-        assert_eq!(DOORBELL & 0xffff_ffff, 0xffff_ffff);
-        assert_eq!(STOP & 0xffff_ffff, 0xffff_fffe);
+    fn the_bells_keys_are_never_a_descriptor() {
+        // Descriptors are non-negative `c_int`s.
+        assert!(DOORBELL > i32::MAX as u64);
+        assert!(STOP > i32::MAX as u64);
     }
 }

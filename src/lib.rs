@@ -85,7 +85,7 @@ pub mod restart;
 mod router;
 mod server;
 mod signals;
-mod slab;
+mod slots;
 mod state;
 mod stats;
 mod step;

@@ -20,6 +20,7 @@ use std::thread;
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 
 use crate::conn::{Conn, Next};
+use crate::conn_info::ConnState;
 use crate::handler::Handler;
 use crate::idle::{IdleSet, Wake};
 use crate::net::{Got, Protocol, Waker};
@@ -45,21 +46,29 @@ pub(crate) enum Outcome {
 impl Worker {
     /// Serves requests on `conn`, one `step` each, whatever the protocol,
     /// while its input is at hand; parks it when it has to wait.
-    /// `readable`: the socket was just seen readable.
-    pub(crate) fn run_conn(&mut self, mut conn: Conn, step: StepFn, mut readable: bool) -> Outcome {
+    ///
+    /// A connection from the accept queue, the timer thread or an event
+    /// has its socket read without waiting first (an event may be stale:
+    /// for bytes read already, or for an earlier socket on the same
+    /// descriptor). One just served a response is parked without a read
+    /// when its last read came short: its next request is not here yet,
+    /// and the edge-triggered epoll reports it when it comes. After a read
+    /// that filled its buffer (pipelined requests, a long body), and for
+    /// TLS and FastCGI, whose reads are not tracked, it looks first.
+    pub(crate) fn run_conn(&mut self, mut conn: Conn, step: StepFn) -> Outcome {
+        let mut served = false;
         loop {
-            if self.ctx.buf.is_empty() && !std::mem::take(&mut readable) {
-                // A new connection's request is usually here already (read
-                // it, or see that it is, in one syscall); a kept-alive
-                // one's next request never is this soon.
-                let here = if conn.requests() > 0 {
-                    conn.io().buffered()
-                } else if !conn.is_tls() && conn.proto() == Protocol::Http1 {
-                    match self.ctx.buf.fill_now(conn.stream()) {
+            if self.ctx.buf.is_empty() {
+                let plain = !conn.is_tls() && conn.proto() == Protocol::Http1;
+                let here = if std::mem::take(&mut served) && plain && !conn.maybe_unread() {
+                    false
+                } else if plain {
+                    // The read that the request needs anyway.
+                    match self.ctx.buf.fill_now(&mut conn.io()) {
                         Ok(Got::Data(_)) => true,
                         // (A read that does not wait is never TimedOut or Woken.)
                         Ok(Got::WouldBlock | Got::TimedOut | Got::Woken) => false,
-                        // Gone before a request: nothing to answer.
+                        // Gone: nothing to answer.
                         Ok(Got::Eof) | Err(_) => return Outcome::Done,
                     }
                 } else {
@@ -70,12 +79,17 @@ impl Worker {
                 }
             }
             match step(&mut self.ctx, &mut conn) {
-                Next::KeepAlive => {}
+                Next::KeepAlive => served = true,
                 Next::Close => {
                     self.idle.close(conn);
                     return Outcome::Done;
                 }
-                Next::Drop => return Outcome::Done,
+                Next::Drop => {
+                    if conn.state() == ConnState::Hijacked {
+                        self.idle.forget(&conn);
+                    }
+                    return Outcome::Done;
+                }
             }
         }
     }
@@ -84,8 +98,7 @@ impl Worker {
         loop {
             match self.queue.try_recv() {
                 Ok(conn) => {
-                    let readable = from_timer(&conn);
-                    self.serve(conn, readable);
+                    self.serve(conn);
                     continue;
                 }
                 // The accept loop and the timer thread are gone: the run is over.
@@ -93,7 +106,7 @@ impl Worker {
                 Err(TryRecvError::Empty) => {}
             }
             match self.idle.wait() {
-                Wake::Conn(conn) => self.serve(conn, true),
+                Wake::Conn(conn) => self.serve(conn),
                 Wake::Queue => {
                     // One ring woke one worker: more connections waiting
                     // are announced to the others.
@@ -101,8 +114,7 @@ impl Worker {
                         if !self.queue.is_empty() {
                             self.idle.ring();
                         }
-                        let readable = from_timer(&conn);
-                        self.serve(conn, readable);
+                        self.serve(conn);
                     }
                 }
                 Wake::Stop => return,
@@ -110,12 +122,12 @@ impl Worker {
         }
     }
 
-    fn serve(&mut self, conn: Conn, readable: bool) {
+    fn serve(&mut self, conn: Conn) {
         let step = match conn.proto() {
             Protocol::Http1 => crate::http1::conn::one_request,
             Protocol::FastCgi => crate::fastcgi::conn::one_request,
         };
-        match catch_unwind(AssertUnwindSafe(|| self.run_conn(conn, step, readable))) {
+        match catch_unwind(AssertUnwindSafe(|| self.run_conn(conn, step))) {
             Ok(Outcome::Done) => {}
             Ok(Outcome::Park(conn)) => self.idle.park(conn),
             Err(_) => {
@@ -127,13 +139,6 @@ impl Worker {
         }
         self.ctx.buf.reset();
     }
-}
-
-/// Whether a connection from the queue was put there by the timer thread, which
-/// does so only once it saw the connection's next request arrive (the
-/// accept loop queues new connections only).
-fn from_timer(conn: &Conn) -> bool {
-    conn.requests() > 0
 }
 
 /// The running pool.

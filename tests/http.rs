@@ -147,6 +147,42 @@ fn pipelined_requests_are_answered_in_order() {
     server.stop().expect("serve returns Ok");
 }
 
+/// A GET for `path` padded with a header to exactly `size` bytes.
+fn get_of_size(path: &str, size: usize) -> Vec<u8> {
+    let bare = format!("GET {path} HTTP/1.1\r\nHost: t\r\nX-Pad: \r\n\r\n");
+    let pad = size.checked_sub(bare.len()).expect("room for the padding");
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: t\r\nX-Pad: {}\r\n\r\n",
+        "p".repeat(pad)
+    )
+    .into_bytes()
+}
+
+/// Pipelined requests whose sizes divide the read buffer: a read can end
+/// exactly at a request's end with more requests still in the kernel, so
+/// the server must not park the connection as if its input were drained
+/// (the edge-triggered epoll owes no event for bytes already there).
+#[test]
+fn pipelined_requests_that_fill_the_read_buffer_exactly_are_all_answered() {
+    let server = start();
+    for size in [256, 512, 1024, 2048, 4096, 8192] {
+        let mut client = connect(&server);
+        let n = 64 * 1024 / size;
+        let mut burst = Vec::new();
+        for _ in 0..n {
+            burst.extend(get_of_size("/hello", size));
+        }
+        client.send(&burst).expect("send");
+        for i in 0..n {
+            let resp = client
+                .read_response(T)
+                .unwrap_or_else(|e| panic!("{size}-byte requests: response {i} of {n}: {e:?}"));
+            assert_eq!((resp.status, resp.text().as_str()), (200, HELLO));
+        }
+    }
+    server.stop().expect("serve returns Ok");
+}
+
 #[test]
 fn content_length_body_is_echoed() {
     let server = start();

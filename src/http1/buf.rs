@@ -5,7 +5,7 @@ use std::io;
 use std::time::Instant;
 
 use crate::io::Io;
-use crate::net::{read_now, Got, Waker};
+use crate::net::{Got, Waker};
 
 /// Bytes read from a connection and not yet consumed.
 pub(crate) struct ReadBuf {
@@ -91,11 +91,11 @@ impl ReadBuf {
     }
 
     /// Reads what a plain socket holds now, without waiting.
-    pub(crate) fn fill_now(&mut self, fd: &impl std::os::fd::AsFd) -> io::Result<Got> {
+    pub(crate) fn fill_now(&mut self, io: &mut Io<'_>) -> io::Result<Got> {
         let Some(spare) = self.spare(INITIAL) else {
             return Ok(Got::Data(0));
         };
-        let got = read_now(fd, spare)?;
+        let got = io.read_now(spare)?;
         if let Got::Data(n) = got {
             self.end += n;
         }

@@ -67,7 +67,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -90,6 +90,9 @@ const TICK_SPEC: rustix::event::Timespec = rustix::event::Timespec {
     tv_sec: 0,
     tv_nsec: TICK.as_nanos() as i64,
 };
+/// Connections on the ready list are left to the worker that found them
+/// unless they would wait this long for it.
+const RING_AFTER: Duration = Duration::from_micros(250);
 /// The most events one `epoll_wait` takes.
 const EVENTS: usize = 32;
 /// No wait at all, for `epoll_wait`.
@@ -297,6 +300,9 @@ pub(crate) struct IdleSet {
     waiting: AtomicUsize,
     /// The ready list's length, read without its lock.
     ready_len: AtomicUsize,
+    /// How long a worker recently spent on one connection, in
+    /// nanoseconds (a moving average).
+    service_ns: AtomicU64,
     workers: usize,
     /// The timer thread ticks (watches the crew).
     ticking: AtomicBool,
@@ -346,6 +352,7 @@ impl IdleSet {
             sleepers: AtomicUsize::new(0),
             waiting: AtomicUsize::new(0),
             ready_len: AtomicUsize::new(0),
+            service_ns: AtomicU64::new(0),
             workers,
             ticking: AtomicBool::new(false),
         })
@@ -490,6 +497,35 @@ impl IdleSet {
         }
     }
 
+    /// `left` connections wait on the ready list behind the one this
+    /// worker takes: another worker is rung only if they would wait long
+    /// for this one, [`RING_AFTER`] by the recent time a worker spends on
+    /// a connection. A fast handler's worker is back before a woken
+    /// worker would be running (on two cores, waking it cost a third of
+    /// the throughput); a slow handler's next requests get workers of
+    /// their own at once. A misjudged slow one is rescued at the timer
+    /// thread's next tick ([`watch`](Self::watch)).
+    fn help_with(&self, left: usize) {
+        if left == 0 {
+            return;
+        }
+        let wait = (left as u64).saturating_mul(self.service_ns.load(Relaxed));
+        if wait >= RING_AFTER.as_nanos() as u64 {
+            self.announce_ready();
+        }
+    }
+
+    /// A worker spent `took` on one connection (from taking it to parking
+    /// or closing it): the running estimate [`help_with`](Self::help_with)
+    /// uses, a moving average over the last eight or so.
+    pub(crate) fn record_service(&self, took: Duration) {
+        let sample = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let old = self.service_ns.load(Relaxed);
+        // Racy on purpose: a lost update only ages the estimate.
+        let new = old - old / 8 + sample / 8;
+        self.service_ns.store(new, Relaxed);
+    }
+
     /// A hijacked connection's socket stays open in the handler's hands:
     /// the epoll stops watching it.
     pub(crate) fn forget(&self, conn: &Conn) {
@@ -606,15 +642,13 @@ impl IdleSet {
     /// The next connection on the ready list, if any.
     fn take_ready(&self) -> Option<Wake> {
         loop {
-            let (held, more) = {
+            let (held, left) = {
                 let mut parked = self.parked.lock();
                 let held = parked.ready.pop_front()?;
                 self.ready_len.store(parked.ready.len(), SeqCst);
-                (held, !parked.ready.is_empty())
+                (held, parked.ready.len())
             };
-            if more {
-                self.announce_ready();
-            }
+            self.help_with(left);
             if let Some(w) = self.deliver(held) {
                 return Some(w);
             }
@@ -639,7 +673,7 @@ impl IdleSet {
             return None;
         }
         let (mut doorbell, mut stop) = (false, false);
-        let (first, more) = {
+        let (first, left) = {
             let mut parked = self.parked.lock();
             for e in ready.iter() {
                 match e.data.u64() {
@@ -657,7 +691,7 @@ impl IdleSet {
             // At the stop, what was found stays for `clear`.
             let first = if stop { None } else { parked.ready.pop_front() };
             self.ready_len.store(parked.ready.len(), SeqCst);
-            (first, !parked.ready.is_empty())
+            (first, parked.ready.len())
         };
         if stop {
             // Keep the bell loud for the next waiter.
@@ -669,9 +703,7 @@ impl IdleSet {
             // on to the next waiter, now or later.
             self.ring();
         }
-        if more {
-            self.announce_ready();
-        }
+        self.help_with(left);
         match first {
             Some(held) => self.deliver(held),
             None if doorbell => Some(Wake::Queue),
@@ -716,9 +748,16 @@ impl IdleSet {
             return false;
         }
         let progress = self.progress.load(SeqCst);
+        let stuck = progress == *last_progress;
+        if stuck && self.ready_len.load(SeqCst) > 0 {
+            // Connections wait on the ready list and no worker came back
+            // for a tick: the one they waited for is slow. A waiting
+            // worker takes them (and the bench helps if none waits).
+            self.announce_ready();
+        }
         let out = {
             let mut crew = self.crew.lock();
-            if self.free.load(SeqCst) == 0 && progress == *last_progress {
+            if self.free.load(SeqCst) == 0 && stuck {
                 Self::call_in_locked(&mut crew, &self.bench);
             }
             self.any_out(&crew)

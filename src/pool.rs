@@ -127,7 +127,10 @@ impl Worker {
             Protocol::Http1 => crate::http1::conn::one_request,
             Protocol::FastCgi => crate::fastcgi::conn::one_request,
         };
-        match catch_unwind(AssertUnwindSafe(|| self.run_conn(conn, step))) {
+        let began = std::time::Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.run_conn(conn, step)));
+        self.idle.record_service(began.elapsed());
+        match outcome {
             Ok(Outcome::Done) => {}
             Ok(Outcome::Park(conn)) => self.idle.park(conn),
             Err(_) => {

@@ -138,9 +138,21 @@ impl Server {
 
     /// Sends SIGTERM.
     pub fn terminate(&self) -> Result<()> {
-        let pid = Pid::from_raw(self.pid() as i32).ok_or("bad pid")?;
-        kill_process(pid, Signal::TERM)?;
-        Ok(())
+        signal(self.pid(), Signal::TERM)
+    }
+
+    /// Sends SIGTERM to the process's first child: the server, when the
+    /// process is a tracer (strace) that started it. The tracer exits
+    /// once its tracee has.
+    pub fn terminate_child(&self) -> Result<()> {
+        let pid = self.pid();
+        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))?;
+        let child: u32 = children
+            .split_whitespace()
+            .next()
+            .ok_or("the tracer has no child")?
+            .parse()?;
+        signal(child, Signal::TERM)
     }
 
     /// Waits up to `timeout` for the process to exit.
@@ -178,6 +190,12 @@ impl Server {
     pub fn threads(&self) -> Result<usize> {
         Ok(std::fs::read_dir(format!("/proc/{}/task", self.pid()))?.count())
     }
+}
+
+fn signal(pid: u32, sig: Signal) -> Result<()> {
+    let pid = Pid::from_raw(pid as i32).ok_or("bad pid")?;
+    kill_process(pid, sig)?;
+    Ok(())
 }
 
 impl Drop for Server {

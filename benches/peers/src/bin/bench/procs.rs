@@ -55,6 +55,26 @@ impl Bins {
         let dir = exe.parent().ok_or("bench has no directory")?.to_path_buf();
         if let Some(cargo) = std::env::var_os("CARGO") {
             let mut build = Command::new(cargo);
+            // `cargo run` gave us the package's variables (CARGO_PKG_NAME,
+            // CARGO_MANIFEST_DIR, ...). Passed on, they would change the
+            // fingerprint of build scripts that watch them (ring's does):
+            // ring, rustls and courteous would be rebuilt here, and again
+            // by the next `cargo run`, which does not have them.
+            for (key, _) in std::env::vars_os() {
+                let key = key.to_string_lossy();
+                if [
+                    "CARGO_PKG_",
+                    "CARGO_MANIFEST_",
+                    "CARGO_CRATE_",
+                    "CARGO_BIN_",
+                ]
+                .iter()
+                .any(|p| key.starts_with(p))
+                    || key == "CARGO_PRIMARY_PACKAGE"
+                {
+                    build.env_remove(key.as_ref());
+                }
+            }
             build.args(["build", "--quiet", "--bins", "--manifest-path"]);
             build.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
             if !cfg!(debug_assertions) {

@@ -100,12 +100,18 @@ impl IdleClients {
     /// gets a `200` to `GET /hello` and stays open. Fails if a batch is
     /// not all answered within [`BATCH_TIMEOUT`].
     pub fn open(addr: SocketAddr, count: usize) -> Result<IdleClients> {
+        IdleClients::open_in_batches(addr, count, BATCH)
+    }
+
+    /// [`IdleClients::open`], `batch` connections at a time (1: each opened
+    /// and answered before the next connects).
+    pub fn open_in_batches(addr: SocketAddr, count: usize, batch: usize) -> Result<IdleClients> {
         let request = get_request("/hello", &addr.to_string(), false);
         let mut poll = Poll::new()?;
         let mut streams = Vec::with_capacity(count);
         let mut events = Events::with_capacity(1024);
-        for first in (0..count).step_by(BATCH) {
-            let end = count.min(first + BATCH);
+        for first in (0..count).step_by(batch.max(1)) {
+            let end = count.min(first + batch.max(1));
             let mut batch = Vec::with_capacity(end - first);
             for i in first..end {
                 let mut s = mio::net::TcpStream::connect(addr)

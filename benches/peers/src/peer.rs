@@ -56,6 +56,27 @@ impl Args {
     }
 }
 
+/// Raises this process's soft limit on open files to its hard limit, and
+/// returns the limit now in force (`None`: unlimited). The idle-scale run
+/// holds 10,000 connections, one descriptor each in the server and in the
+/// runner, past the usual soft limit of 1,024. Every peer and the runner
+/// call it first thing; what they inherit from the shell (`ulimit -Hn`)
+/// bounds it.
+pub fn raise_fd_limit() -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            return limit.maximum;
+        }
+    }
+    limit.current
+}
+
 /// Prints `listening ADDR` and flushes: the runner waits for this line.
 pub fn announce(addr: SocketAddr) {
     let mut out = std::io::stdout().lock();

@@ -30,6 +30,7 @@ fn spec(addr: SocketAddr, path: &str, mode: Mode, stop: Stop) -> Spec {
         conns: 4,
         threads: 2,
         mode,
+        pipeline: 1,
         stop,
     }
 }
@@ -54,6 +55,31 @@ fn counted_runs_match_the_server() {
             assert!((500..=504).contains(&accepted), "accepted {accepted}");
         }
     }
+}
+
+#[test]
+fn pipelined_runs_count_every_response() {
+    let (addr, handle, t) = server();
+    // 500 is not a multiple of 16: the last batches are short.
+    let s = loadgen::run(&Spec {
+        pipeline: 16,
+        ..spec(addr, "/hello", Mode::KeepAlive, Stop::Requests(500))
+    })
+    .unwrap();
+    assert_eq!(s.requests, 500);
+    assert_eq!(s.errors.total(), 0, "{:?}", s.errors);
+    // One latency per batch, as wrk records them.
+    assert!(s.latency.len() < 500 / 8, "{} latencies", s.latency.len());
+    handle.blocking_close();
+    t.join().unwrap();
+    assert_eq!(handle.stats().served, 500);
+    assert_eq!(handle.stats().accepted, 4);
+    // Pipelining needs keep-alive.
+    assert!(loadgen::run(&Spec {
+        pipeline: 16,
+        ..spec(addr, "/hello", Mode::Close, Stop::Requests(10))
+    })
+    .is_err());
 }
 
 #[test]

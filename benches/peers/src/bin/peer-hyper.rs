@@ -6,8 +6,14 @@
 //! 2 cores), one task per connection, HTTP/1.1 keep-alive, `TCP_NODELAY`
 //! as hyper's own examples set it. It exits on SIGTERM or SIGINT (their
 //! default action: it has nothing to drain for the benchmarks).
+//!
+//! `GET /sleep?ms=N` runs a blocking `std::thread::sleep` of N ms the way a
+//! tokio program must run blocking code, through
+//! `tokio::task::spawn_blocking` (tokio's blocking pool, up to 512 threads),
+//! then answers like `/hello`: the blocking-handler benchmark's peer.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -24,9 +30,26 @@ const NAME: &str = "peer-hyper";
 
 async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let mut resp = Response::new(Full::new(Bytes::new()));
-    if req.method() != Method::GET || req.uri().path() != "/hello" {
+    let path = req.uri().path();
+    if req.method() != Method::GET || (path != "/hello" && path != "/sleep") {
         *resp.status_mut() = StatusCode::NOT_FOUND;
         return Ok(resp);
+    }
+    if path == "/sleep" {
+        let ms = req
+            .uri()
+            .query()
+            .and_then(|q| q.strip_prefix("ms="))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let slept = tokio::task::spawn_blocking(move || {
+            std::thread::sleep(Duration::from_millis(ms));
+        })
+        .await;
+        if slept.is_err() {
+            *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            return Ok(resp);
+        }
     }
     *resp.body_mut() = Full::new(Bytes::from_static(peer::HELLO.as_bytes()));
     resp.headers_mut()
@@ -55,6 +78,7 @@ async fn serve(listener: TcpListener) {
 
 fn main() {
     let args = peer::Args::parse(NAME, &[]);
+    peer::raise_fd_limit();
     let std_listener =
         std::net::TcpListener::bind(&args.addr).unwrap_or_else(|e| peer::fail(NAME, e));
     let addr = std_listener

@@ -15,6 +15,7 @@ const NAME: &str = "peer-tiny-http";
 
 fn main() {
     let args = peer::Args::parse(NAME, &[]);
+    peer::raise_fd_limit();
     let server = Server::http(&args.addr).unwrap_or_else(|e| peer::fail(NAME, e));
     let addr = server
         .server_addr()

@@ -17,9 +17,13 @@ pub(super) struct Client {
     token: Token,
     stream: Option<TcpStream>,
     connected: bool,
-    /// Bytes of the current request written so far.
+    /// Bytes of the current batch written so far.
     written: usize,
-    /// When the outstanding request's write began; `None` when none is.
+    /// Requests in the current batch.
+    batch: usize,
+    /// Of those, responses still to come.
+    pending: usize,
+    /// When the outstanding batch's write began; `None` when none is.
     sent_at: Option<Instant>,
     buf: Vec<u8>,
     connect_failures: u32,
@@ -34,6 +38,8 @@ impl Client {
             stream: None,
             connected: false,
             written: 0,
+            batch: 0,
+            pending: 0,
             sent_at: None,
             buf: Vec::with_capacity(4096),
             connect_failures: 0,
@@ -46,6 +52,7 @@ impl Client {
         self.stream = None;
         self.connected = false;
         self.sent_at = None;
+        self.pending = 0;
         self.buf.clear();
         match TcpStream::connect(cx.plan.addr) {
             Ok(mut s) => {
@@ -92,18 +99,21 @@ impl Client {
             self.connect_failures = 0;
             return self.start_request(cx);
         }
-        if self.sent_at.is_some() && self.written < cx.plan.request.len() {
+        if self.sent_at.is_some() && self.written < self.batch * cx.plan.one_len {
             self.write(cx)?;
         }
         self.read(cx)
     }
 
     fn start_request(&mut self, cx: &mut Cx<'_>) -> io::Result<()> {
-        if !cx.plan.take_ticket() {
+        let batch = cx.plan.take_tickets();
+        if batch == 0 {
             self.finish();
             return Ok(());
         }
         self.written = 0;
+        self.batch = batch;
+        self.pending = batch;
         self.sent_at = Some(Instant::now());
         self.write(cx)
     }
@@ -112,7 +122,7 @@ impl Client {
         let Some(stream) = self.stream.as_mut() else {
             return Ok(());
         };
-        let request = &cx.plan.request;
+        let request = &cx.plan.request[..self.batch * cx.plan.one_len];
         while self.written < request.len() {
             match stream.write(&request[self.written..]) {
                 Ok(n) => self.written += n,
@@ -149,38 +159,61 @@ impl Client {
                 Err(_) => return self.broken(cx),
             }
         }
-        let Some(sent_at) = self.sent_at else {
+        if self.sent_at.is_none() {
             // Bytes or an end of stream with no request outstanding.
             return if eof || !self.buf.is_empty() {
                 self.broken(cx)
             } else {
                 Ok(())
             };
-        };
-        match response::parse(&self.buf) {
-            Parse::Partial if eof => self.broken(cx),
-            Parse::Partial => Ok(()),
-            Parse::Invalid(_) => self.broken(cx),
-            Parse::Done(c) => {
-                let tally = &mut *cx.tally;
-                tally.requests += 1;
-                tally
-                    .latency
-                    .saturating_record(sent_at.elapsed().as_nanos() as u64);
-                if !(200..300).contains(&c.status) {
-                    tally.errors.status += 1;
-                }
-                self.buf.drain(..c.len);
-                self.sent_at = None;
-                if cx.plan.exhausted() {
-                    self.finish();
-                    Ok(())
-                } else if c.close || eof || cx.plan.mode == Mode::Close {
-                    self.connect(cx)
-                } else {
-                    self.start_request(cx)
+        }
+        while self.pending > 0 {
+            let c = match response::parse(&self.buf) {
+                Parse::Partial if eof => return self.broken(cx),
+                Parse::Partial => return Ok(()),
+                Parse::Invalid(_) => return self.broken(cx),
+                Parse::Done(c) => c,
+            };
+            let tally = &mut *cx.tally;
+            tally.requests += 1;
+            if !(200..300).contains(&c.status) {
+                tally.errors.status += 1;
+            }
+            self.buf.drain(..c.len);
+            self.pending -= 1;
+            if self.pending == 0 {
+                if let Some(sent_at) = self.sent_at.take() {
+                    tally
+                        .latency
+                        .saturating_record(sent_at.elapsed().as_nanos() as u64);
                 }
             }
+            if c.close || cx.plan.mode == Mode::Close {
+                // The server ends the connection here: the rest of the
+                // batch will not be answered.
+                cx.plan.give_back(self.pending);
+                self.pending = 0;
+                self.sent_at = None;
+                return self.next_connection(cx);
+            }
+        }
+        if eof {
+            self.next_connection(cx)
+        } else if cx.plan.exhausted() {
+            self.finish();
+            Ok(())
+        } else {
+            self.start_request(cx)
+        }
+    }
+
+    /// A new connection for the next request, unless none is left.
+    fn next_connection(&mut self, cx: &mut Cx<'_>) -> io::Result<()> {
+        if cx.plan.exhausted() {
+            self.finish();
+            Ok(())
+        } else {
+            self.connect(cx)
         }
     }
 

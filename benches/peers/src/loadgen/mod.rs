@@ -4,9 +4,12 @@
 //! instance (through mio) with non-blocking sockets: with the server on the
 //! same two cores, a thread per connection would spend the CPU the server
 //! needs on context switches and distort the numbers. Each connection keeps
-//! exactly one request outstanding. Latency is timed as `wrk` times it,
-//! from the request's write to the response's last byte; in
-//! connection-per-request mode the connect is not part of it.
+//! exactly one request outstanding, or, pipelined, one batch of requests
+//! sent in one write (as wrk's TechEmpower `pipeline.lua` does). Latency is
+//! timed as `wrk` times it, from the request's write to the response's last
+//! byte (pipelined: from the batch's write to its last response); in
+//! connection-per-request mode the connect is not part of it. Every
+//! response counts as a request, pipelined or not.
 
 mod client;
 mod worker;
@@ -52,6 +55,10 @@ pub struct Spec {
     pub threads: usize,
     /// Keep-alive or a connection per request.
     pub mode: Mode,
+    /// Requests sent together in one write, the next batch once all are
+    /// answered: 1 for one request outstanding per connection. More than 1
+    /// needs [`Mode::KeepAlive`].
+    pub pipeline: usize,
     /// When to stop.
     pub stop: Stop,
 }
@@ -109,9 +116,19 @@ impl Summary {
 pub fn run(spec: &Spec) -> io::Result<Summary> {
     let conns = spec.conns.max(1);
     let threads = spec.threads.clamp(1, conns);
+    let depth = spec.pipeline.max(1);
+    if depth > 1 && spec.mode == Mode::Close {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "pipelining needs keep-alive connections",
+        ));
+    }
+    let one = get_request(&spec.path, &spec.addr.to_string(), spec.mode == Mode::Close);
     let plan = Arc::new(worker::Plan {
         addr: spec.addr,
-        request: get_request(&spec.path, &spec.addr.to_string(), spec.mode == Mode::Close),
+        one_len: one.len(),
+        request: one.repeat(depth),
+        depth,
         mode: spec.mode,
         budget: match spec.stop {
             Stop::Requests(n) => Some(AtomicU64::new(n)),

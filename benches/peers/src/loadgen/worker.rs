@@ -15,7 +15,12 @@ use super::{Errors, Mode};
 /// What every thread of a run shares.
 pub(super) struct Plan {
     pub(super) addr: SocketAddr,
+    /// `depth` copies of the request, back to back.
     pub(super) request: Vec<u8>,
+    /// The length of one request.
+    pub(super) one_len: usize,
+    /// Requests per write.
+    pub(super) depth: usize,
     pub(super) mode: Mode,
     /// Requests left to start, when the run is counted in requests.
     pub(super) budget: Option<AtomicU64>,
@@ -29,12 +34,25 @@ impl Plan {
             .is_some_and(|left| left.load(Ordering::Relaxed) == 0)
     }
 
-    /// May one more request start?
-    pub(super) fn take_ticket(&self) -> bool {
-        self.budget.as_ref().is_none_or(|left| {
-            left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-                .is_ok()
-        })
+    /// How many of the next batch's `depth` requests may start (0: none).
+    pub(super) fn take_tickets(&self) -> usize {
+        let want = self.depth as u64;
+        match &self.budget {
+            None => self.depth,
+            Some(left) => left
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    (n > 0).then(|| n - n.min(want))
+                })
+                .map_or(0, |before| before.min(want) as usize),
+        }
+    }
+
+    /// Returns tickets of requests the server will not answer (it closed
+    /// the connection in the middle of a batch).
+    pub(super) fn give_back(&self, n: usize) {
+        if let Some(left) = &self.budget {
+            left.fetch_add(n as u64, Ordering::Relaxed);
+        }
     }
 }
 

@@ -194,7 +194,7 @@ fn spread(mut v: Vec<Duration>) -> (Duration, Duration) {
 
 pub fn run(cx: &mut Ctx) -> Result<()> {
     let runs = cx.opts.sizes.drain_runs.max(1);
-    let n = cx.opts.sizes.idle;
+    let n = cx.opts.sizes.drain_idle;
     progress(&format!(
         "{runs} drains with {IN_FLIGHT} requests in flight"
     ));
@@ -211,7 +211,9 @@ pub fn run(cx: &mut Ctx) -> Result<()> {
     let closes = (0..runs)
         .map(|_| idle_close_once(cx, n))
         .collect::<Result<Vec<_>>>()?;
-    progress(&format!("{runs} drains with {n} pooled sockets nobody reads"));
+    progress(&format!(
+        "{runs} drains with {n} pooled sockets nobody reads"
+    ));
     let pooled = (0..runs)
         .map(|_| pooled_close_once(cx, n))
         .collect::<Result<Vec<_>>>()?;

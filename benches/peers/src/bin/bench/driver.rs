@@ -21,6 +21,8 @@ pub struct Load {
     pub duration: Duration,
     /// The request target: `/hello` but in the blocking-handler run.
     pub path: &'static str,
+    /// Requests per write: 1, or more in the pipelined run.
+    pub pipeline: usize,
 }
 
 /// What a run measured, whichever generator made it.
@@ -53,7 +55,7 @@ impl Driver {
 
     pub fn describe(&self) -> String {
         match self {
-            Driver::Wrk(v) => format!("{v} (-t1, epoll)"),
+            Driver::Wrk(v) => format!("{v} (-t1, epoll; pipelined with a Lua script)"),
             Driver::Rust => "the Rust load generator (1 thread, epoll; wrk not found)".into(),
         }
     }
@@ -68,6 +70,7 @@ impl Driver {
                     conns: load.conns,
                     threads: 1,
                     mode: load.mode,
+                    pipeline: load.pipeline,
                     stop: Stop::After(load.duration),
                 })?;
                 Ok(Measure {

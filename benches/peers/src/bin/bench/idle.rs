@@ -5,7 +5,7 @@
 //! ends it, noting whether the end was clean (EOF) or a reset.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -13,11 +13,66 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use courteous_peers::response::{self, get_request};
+use courteous_peers::response::{self, get_request, Parse};
 
 use crate::Result;
 
 const WAKE: Token = Token(usize::MAX);
+
+/// Connections opened at once: below hyper's `listen` backlog (128, std's),
+/// so that no SYN is dropped and retried a second later.
+const BATCH: usize = 64;
+
+/// How long a batch may take to be connected and answered.
+const BATCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection being opened: connect, write the request, read the response.
+struct Opening {
+    stream: mio::net::TcpStream,
+    written: usize,
+    buf: Vec<u8>,
+    answered: bool,
+}
+
+impl Opening {
+    /// Makes what progress the socket allows; true once the response is in.
+    fn step(&mut self, request: &[u8]) -> io::Result<bool> {
+        if self.written == 0 {
+            if let Some(e) = self.stream.take_error()? {
+                return Err(e);
+            }
+            match self.stream.peer_addr() {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        while self.written < request.len() {
+            match self.stream.write(&request[self.written..]) {
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut chunk = [0u8; 1024];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        match response::parse(&self.buf) {
+            Parse::Partial => Ok(false),
+            Parse::Done(c) if c.status == 200 && !c.close => Ok(true),
+            Parse::Done(c) => Err(io::Error::other(format!("status {}", c.status))),
+            Parse::Invalid(why) => Err(io::Error::new(io::ErrorKind::InvalidData, why)),
+        }
+    }
+}
 
 #[derive(Default)]
 struct Ends {
@@ -41,25 +96,82 @@ pub struct IdleClients {
 }
 
 impl IdleClients {
-    /// Opens `count` connections to `addr`, one after the other; each gets
-    /// a `200` to `GET /hello` and stays open.
+    /// Opens `count` connections to `addr`, [`BATCH`] at a time; each
+    /// gets a `200` to `GET /hello` and stays open. Fails if a batch is
+    /// not all answered within [`BATCH_TIMEOUT`].
     pub fn open(addr: SocketAddr, count: usize) -> Result<IdleClients> {
+        IdleClients::open_in_batches(addr, count, BATCH)
+    }
+
+    /// [`IdleClients::open`], `batch` connections at a time (1: each opened
+    /// and answered before the next connects).
+    pub fn open_in_batches(addr: SocketAddr, count: usize, batch: usize) -> Result<IdleClients> {
         let request = get_request("/hello", &addr.to_string(), false);
-        let poll = Poll::new()?;
+        let mut poll = Poll::new()?;
         let mut streams = Vec::with_capacity(count);
-        let mut buf = Vec::new();
-        for i in 0..count {
-            let mut s = TcpStream::connect(addr)?;
-            s.write_all(&request)?;
-            let resp = response::read_blocking(&mut s, &mut buf)?;
-            if resp.status != 200 || resp.close {
-                return Err(format!("idle client {i}: status {}", resp.status).into());
+        let mut events = Events::with_capacity(1024);
+        for first in (0..count).step_by(batch.max(1)) {
+            let end = count.min(first + batch.max(1));
+            let mut batch = Vec::with_capacity(end - first);
+            for i in first..end {
+                let mut s = mio::net::TcpStream::connect(addr)
+                    .map_err(|e| format!("idle client {i}: connect: {e}"))?;
+                poll.registry().register(
+                    &mut s,
+                    Token(i),
+                    Interest::READABLE | Interest::WRITABLE,
+                )?;
+                batch.push(Opening {
+                    stream: s,
+                    written: 0,
+                    buf: Vec::new(),
+                    answered: false,
+                });
             }
-            s.set_nonblocking(true)?;
-            let mut s = mio::net::TcpStream::from_std(s);
-            poll.registry()
-                .register(&mut s, Token(i), Interest::READABLE)?;
-            streams.push(Some(s));
+            let deadline = Instant::now() + BATCH_TIMEOUT;
+            let mut left = batch.len();
+            while left > 0 {
+                let timeout = deadline.saturating_duration_since(Instant::now());
+                if timeout.is_zero() {
+                    return Err(format!(
+                        "idle clients: {left} of connections {first}..{end} not answered \
+                         after {BATCH_TIMEOUT:?} ({first} open)"
+                    )
+                    .into());
+                }
+                match poll.poll(&mut events, Some(timeout)) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e.into()),
+                }
+                for ev in events.iter() {
+                    // Events of connections opened in earlier batches are
+                    // dropped: the watcher looks at every socket first.
+                    let Some(o) = ev
+                        .token()
+                        .0
+                        .checked_sub(first)
+                        .and_then(|k| batch.get_mut(k))
+                    else {
+                        continue;
+                    };
+                    if o.answered {
+                        continue;
+                    }
+                    if o.step(&request)
+                        .map_err(|e| format!("idle client {}: {e}", ev.token().0))?
+                    {
+                        o.answered = true;
+                        poll.registry().reregister(
+                            &mut o.stream,
+                            ev.token(),
+                            Interest::READABLE,
+                        )?;
+                        left -= 1;
+                    }
+                }
+            }
+            streams.extend(batch.into_iter().map(|o| Some(o.stream)));
         }
         let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
         let ends = Arc::new(Ends::default());
@@ -117,6 +229,11 @@ fn watch(
 ) -> io::Result<()> {
     let mut events = Events::with_capacity(1024);
     let mut chunk = [0u8; 1024];
+    // Ends that came while later connections were opening were not seen
+    // (the events are edge-triggered): look at every socket once.
+    for slot in &mut streams {
+        check(slot, &mut chunk, ends);
+    }
     loop {
         match poll.poll(&mut events, None) {
             Ok(()) => {}
@@ -127,21 +244,26 @@ fn watch(
             if ev.token() == WAKE {
                 return Ok(());
             }
-            let slot = &mut streams[ev.token().0];
-            let Some(s) = slot.as_mut() else { continue };
-            let ended = loop {
-                match s.read(&mut chunk) {
-                    Ok(0) => break Some(&ends.clean),
-                    Ok(_) => {} // unasked-for bytes: not expected, ignored
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break None,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => break Some(&ends.reset),
-                }
-            };
-            if let Some(counter) = ended {
-                *slot = None; // closes our end at once, as a pooling client does
-                counter.fetch_add(1, Ordering::SeqCst);
-            }
+            check(&mut streams[ev.token().0], &mut chunk, ends);
         }
+    }
+}
+
+/// Reads what a socket has; if the server ended it, closes our end at once
+/// (as a pooling client does) and counts how it ended.
+fn check(slot: &mut Option<mio::net::TcpStream>, chunk: &mut [u8], ends: &Ends) {
+    let Some(s) = slot.as_mut() else { return };
+    let ended = loop {
+        match s.read(chunk) {
+            Ok(0) => break Some(&ends.clean),
+            Ok(_) => {} // unasked-for bytes: not expected, ignored
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break None,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break Some(&ends.reset),
+        }
+    };
+    if let Some(counter) = ended {
+        *slot = None;
+        counter.fetch_add(1, Ordering::SeqCst);
     }
 }

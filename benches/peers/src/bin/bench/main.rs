@@ -1,7 +1,7 @@
 //! The benchmark runner: courteous against tiny_http and hyper, in one run.
 //!
 //! ```text
-//! cargo run --release --manifest-path benches/peers/Cargo.toml -- [--quick] [--duration SECS] [--only LIST] [--driver wrk|rust]
+//! cargo run --release --manifest-path benches/peers/Cargo.toml -- [--quick] [--passes N] [--duration SECS] [--only LIST] [--driver wrk|rust]
 //! ```
 //!
 //! Each server runs as a child process (the `peer-*` binaries of this
@@ -16,21 +16,23 @@ mod driver;
 mod idle;
 mod machine;
 mod options;
+mod passes;
 mod procs;
 mod scale;
+mod syscalls;
 mod table;
 mod throughput;
 mod wrk;
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use courteous_peers::loadgen::Mode;
 
-use driver::{Driver, Load, Measure};
+use driver::{Driver, Load};
 use options::{Options, Section};
-use procs::{Bins, Peer};
+use procs::Bins;
 use table::Targets;
 
 pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -51,17 +53,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Starts `peer` afresh, warms it up, measures one timed run, stops it.
-    pub fn measure(&self, peer: Peer, conns: usize, mode: Mode) -> Result<Measure> {
-        progress(&format!("{} × {conns} conns, {mode:?}", peer.name()));
-        let server = self.bins.start(peer, &[])?;
-        let m = self
-            .driver
-            .warm_and_run(&self.load(&server, conns, mode), self.opts.warmup)?;
-        server.stop(STOP_TIMEOUT)?;
-        Ok(m)
-    }
-
+    /// A timed keep-alive or close load of `GET /hello` on `server`.
     pub fn load(&self, server: &procs::Server, conns: usize, mode: Mode) -> Load {
         Load {
             addr: server.addr,
@@ -70,6 +62,7 @@ impl Ctx {
             mode,
             duration: self.opts.duration,
             path: "/hello",
+            pipeline: 1,
         }
     }
 }
@@ -82,16 +75,18 @@ pub fn progress(what: &str) {
 
 type SectionFn = fn(&mut Ctx) -> Result<()>;
 
-const SECTIONS: [(&[Section], &str, SectionFn); 6] = [
+const SECTIONS: [(&[Section], &str, SectionFn); 8] = [
     (
         &[Section::KeepAlive16, Section::KeepAlive128, Section::Close],
         "throughput",
         throughput::run,
     ),
+    (&[Section::Pipelined], "pipelined", throughput::pipelined),
     (&[Section::Blocking], "blocking handlers", blocking::run),
     (&[Section::Idle], "idle scale", scale::idle),
     (&[Section::Memory], "memory", scale::memory),
     (&[Section::Drain], "drain", drain::run),
+    (&[Section::Syscalls], "syscalls", syscalls::run),
     (&[Section::Instructions], "instructions", cost::run),
 ];
 
@@ -106,6 +101,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let fd_limit = courteous_peers::peer::raise_fd_limit();
     let setup = Bins::locate().and_then(|bins| Ok((bins, Driver::choose(opts.driver)?)));
     let (bins, driver) = match setup {
         Ok(s) => s,
@@ -120,23 +116,30 @@ fn main() -> ExitCode {
         driver,
         targets: Targets::default(),
     };
-    print_header(&cx);
+    print_header(&cx, fd_limit);
     let mark = machine::CpuMark::now(&[]);
+    let began = Instant::now();
     let mut failed = false;
     for (sections, name, run) in SECTIONS {
         if !sections.iter().any(|s| cx.opts.runs(*s)) {
             continue;
         }
         progress(name);
+        let section_began = Instant::now();
         if let Err(e) = run(&mut cx) {
             println!("\n## {name}: FAILED: {e}");
             failed = true;
         }
+        progress(&format!(
+            "{name}: {:.0} s",
+            section_began.elapsed().as_secs_f64()
+        ));
     }
     if let Some(t) = cx.targets.table() {
         print!("{t}");
     }
     println!("\n{}", machine::disturbance(mark));
+    println!("this run took {:.0} s", began.elapsed().as_secs_f64());
     if failed {
         ExitCode::FAILURE
     } else {
@@ -144,7 +147,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn print_header(cx: &Ctx) {
+fn print_header(cx: &Ctx, fd_limit: Option<u64>) {
     let o = &cx.opts;
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
@@ -154,9 +157,16 @@ fn print_header(cx: &Ctx) {
     println!();
     println!("load generator: {}", cx.driver.describe());
     println!(
-        "runs: {} s each, after a {} s warm-up; {cpus} CPUs shared by the load and the server",
+        "runs: {} s each, after a {} s warm-up; {} pass{} of each comparison, interleaved, \
+         medians reported; {cpus} CPUs shared by the load and the server",
         o.duration.as_secs(),
-        o.warmup.as_secs()
+        o.warmup.as_secs(),
+        o.passes,
+        if o.passes == 1 { "" } else { "es" }
+    );
+    println!(
+        "open files: limit {} in the runner and in each server (soft limit raised to the hard one)",
+        fd_limit.map_or("unlimited".into(), |n| n.to_string())
     );
     println!(
         "servers: courteous (default config, {} workers), tiny_http 0.12 (one handler thread), \

@@ -55,6 +55,26 @@ impl Bins {
         let dir = exe.parent().ok_or("bench has no directory")?.to_path_buf();
         if let Some(cargo) = std::env::var_os("CARGO") {
             let mut build = Command::new(cargo);
+            // `cargo run` gave us the package's variables (CARGO_PKG_NAME,
+            // CARGO_MANIFEST_DIR, ...). Passed on, they would change the
+            // fingerprint of build scripts that watch them (ring's does):
+            // ring, rustls and courteous would be rebuilt here, and again
+            // by the next `cargo run`, which does not have them.
+            for (key, _) in std::env::vars_os() {
+                let key = key.to_string_lossy();
+                if [
+                    "CARGO_PKG_",
+                    "CARGO_MANIFEST_",
+                    "CARGO_CRATE_",
+                    "CARGO_BIN_",
+                ]
+                .iter()
+                .any(|p| key.starts_with(p))
+                    || key == "CARGO_PRIMARY_PACKAGE"
+                {
+                    build.env_remove(key.as_ref());
+                }
+            }
             build.args(["build", "--quiet", "--bins", "--manifest-path"]);
             build.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
             if !cfg!(debug_assertions) {
@@ -138,9 +158,21 @@ impl Server {
 
     /// Sends SIGTERM.
     pub fn terminate(&self) -> Result<()> {
-        let pid = Pid::from_raw(self.pid() as i32).ok_or("bad pid")?;
-        kill_process(pid, Signal::TERM)?;
-        Ok(())
+        signal(self.pid(), Signal::TERM)
+    }
+
+    /// Sends SIGTERM to the process's first child: the server, when the
+    /// process is a tracer (strace) that started it. The tracer exits
+    /// once its tracee has.
+    pub fn terminate_child(&self) -> Result<()> {
+        let pid = self.pid();
+        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))?;
+        let child: u32 = children
+            .split_whitespace()
+            .next()
+            .ok_or("the tracer has no child")?
+            .parse()?;
+        signal(child, Signal::TERM)
     }
 
     /// Waits up to `timeout` for the process to exit.
@@ -178,6 +210,12 @@ impl Server {
     pub fn threads(&self) -> Result<usize> {
         Ok(std::fs::read_dir(format!("/proc/{}/task", self.pid()))?.count())
     }
+}
+
+fn signal(pid: u32, sig: Signal) -> Result<()> {
+    let pid = Pid::from_raw(pid as i32).ok_or("bad pid")?;
+    kill_process(pid, sig)?;
+    Ok(())
 }
 
 impl Drop for Server {

@@ -1,7 +1,8 @@
-//! System calls per keep-alive request, counted by `strace -f -c`.
+//! System calls per keep-alive request, counted by the kernel's syscall
+//! tracepoints (`perf stat -e 'syscalls:sys_enter_*'`), or by `strace -f
+//! -c` where perf cannot read them.
 //!
-//! For each server, two runs under `strace -f -c` (every thread, from the
-//! exec on), each from a fresh start with the same warm-up and the same
+//! For each server, two counted runs (every thread, from the exec on), each from a fresh start with the same warm-up and the same
 //! end (SIGTERM to the server): one serving `small` more requests, one
 //! `large` more, on a few keep-alive connections with one request
 //! outstanding on each. The difference of the two runs' counts, divided by
@@ -9,10 +10,14 @@
 //! warm-up, connection set-up and shutdown cancel out. Each call counts,
 //! failed ones (`EAGAIN`) too.
 //!
-//! strace stops the server at every call, which slows it more than the
-//! load generator: the server finds more work waiting at each wake-up
-//! than it would at full speed, so the counts lean low for servers that
-//! batch (epoll, futex wake-ups). Every server is measured the same way.
+//! Tracepoints count without stopping the server, so the figures are the
+//! ones of a server at full speed. strace stops the server at every call,
+//! which slows it more than the load generator: the server finds more
+//! work waiting at each wake-up than it would at full speed, so the counts
+//! lean low for servers that batch (epoll, futex wake-ups), and a server
+//! that adapts to how long its work takes (courteous rings a second worker
+//! only for slow work) sees every request as slow. Every server is
+//! measured the same way, and the table says which counter was used.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -29,9 +34,48 @@ const STRACE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Calls shown for each server, besides the total: its most frequent.
 const TOP: usize = 5;
 
-/// Calls by system call in one traced run of `peer` answering the warm-up
+/// How the calls are counted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Counter {
+    /// `perf stat` on the syscall tracepoints.
+    Perf,
+    /// `strace -f -c`.
+    Strace,
+}
+
+impl Counter {
+    /// perf, if it can read the tracepoints here (it needs tracefs and a
+    /// permissive `perf_event_paranoid`, or root); else strace, if installed.
+    fn choose() -> Option<Counter> {
+        let perf_works = Command::new("perf")
+            .args(["stat", "-x,", "-e", "raw_syscalls:sys_enter", "--", "true"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if perf_works {
+            Some(Counter::Perf)
+        } else if installed("strace") {
+            Some(Counter::Strace)
+        } else {
+            None
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Counter::Perf => "perf stat on the syscalls:sys_enter_* tracepoints",
+            Counter::Strace => "strace -f -c",
+        }
+    }
+}
+
+/// Calls by system call in one counted run of `peer` answering the warm-up
 /// and `extra` more requests.
-fn calls(cx: &Ctx, peer: Peer, extra: u64) -> Result<BTreeMap<String, u64>> {
+fn calls(cx: &Ctx, peer: Peer, extra: u64, counter: Counter) -> Result<BTreeMap<String, u64>> {
+    if counter == Counter::Perf {
+        return calls_perf(cx, peer, extra);
+    }
     let out = std::env::temp_dir().join(format!(
         "courteous-bench-{}-{}-{extra}.strace",
         std::process::id(),
@@ -53,6 +97,52 @@ fn calls(cx: &Ctx, peer: Peer, extra: u64) -> Result<BTreeMap<String, u64>> {
     let text = std::fs::read_to_string(&out);
     let _ = std::fs::remove_file(&out);
     parse(&text?)
+}
+
+/// [`calls`] with perf: one counter per syscall tracepoint.
+fn calls_perf(cx: &Ctx, peer: Peer, extra: u64) -> Result<BTreeMap<String, u64>> {
+    let out = std::env::temp_dir().join(format!(
+        "courteous-bench-{}-{}-{extra}.perf",
+        std::process::id(),
+        peer.name()
+    ));
+    let mut cmd = Command::new("perf");
+    cmd.args(["stat", "-x,", "-e", "syscalls:sys_enter_*", "-o"])
+        .arg(&out)
+        .arg("--")
+        .arg(cx.bins.path(peer))
+        .args(["--addr", "127.0.0.1:0"]);
+    let mut server = Server::spawn(cmd, STRACE_TIMEOUT)?;
+    workload(&server, &cx.opts.sizes.syscalls, extra)
+        .map_err(|e| format!("{} under perf stat: {e}", peer.name()))?;
+    // perf writes its counts once the server (its child) has exited.
+    server.terminate_child()?;
+    server.wait(STRACE_TIMEOUT)?;
+    let text = std::fs::read_to_string(&out);
+    let _ = std::fs::remove_file(&out);
+    parse_perf(&text?)
+}
+
+/// `perf stat -x,` lines, by system call: `1234,,syscalls:sys_enter_read,...`.
+fn parse_perf(text: &str) -> Result<BTreeMap<String, u64>> {
+    let mut calls = BTreeMap::new();
+    for line in text.lines() {
+        let mut fields = line.split(',');
+        let (Some(n), Some(_), Some(event)) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        let (Ok(n), Some(name)) = (n.parse::<u64>(), event.strip_prefix("syscalls:sys_enter_"))
+        else {
+            continue;
+        };
+        if n > 0 {
+            *calls.entry(name.to_string()).or_insert(0) += n;
+        }
+    }
+    if calls.is_empty() {
+        return Err(format!("no counts in the perf output:\n{text}").into());
+    }
+    Ok(calls)
 }
 
 /// The `calls` column of a `strace -c` summary, by system call:
@@ -101,12 +191,12 @@ fn per_request(
 }
 
 pub fn run(cx: &mut Ctx) -> Result<()> {
-    if !installed("strace") {
+    let Some(counter) = Counter::choose() else {
         println!(
-            "\n## syscalls per request: skipped (strace is not installed: apt-get install strace)"
+            "\n## syscalls per request: skipped (neither perf tracepoints nor strace: apt-get install strace)"
         );
         return Ok(());
-    }
+    };
     let w = cx.opts.sizes.syscalls;
     let n = w.large - w.small;
     let mut per: Vec<(Peer, Vec<(String, f64)>)> = Vec::new();
@@ -114,11 +204,12 @@ pub fn run(cx: &mut Ctx) -> Result<()> {
         let mut runs = Vec::new();
         for extra in [w.small, w.large] {
             progress(&format!(
-                "strace: {}, {} warm-up + {extra} requests",
+                "{}: {}, {} warm-up + {extra} requests",
+                counter.describe(),
                 peer.name(),
                 w.warmup
             ));
-            runs.push(calls(cx, peer, extra)?);
+            runs.push(calls(cx, peer, extra, counter)?);
         }
         per.push((peer, per_request(&runs[0], &runs[1], n)));
     }
@@ -139,8 +230,9 @@ pub fn run(cx: &mut Ctx) -> Result<()> {
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut t = Table::new(
         &format!(
-            "syscalls per keep-alive request (strace -f -c, all server threads; {} conns, \
+            "syscalls per keep-alive request ({}, all server threads; {} conns, \
              fresh server, {} warm-up requests, then {} or {} more: difference / {})",
+            counter.describe(),
             w.conns,
             count(w.warmup as f64),
             count(w.small as f64),

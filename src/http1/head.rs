@@ -212,6 +212,7 @@ fn parse_with<'b>(
 
     let mut map = std::mem::take(&mut scratch.headers);
     map.reserve(req.headers.len());
+    let mut seen = Seen::default();
     for h in req.headers.iter() {
         if h.name.contains('_') && is_control_field(h.name.as_bytes(), true) {
             // `Content_Length` is not `Content-Length` here, but it is to a
@@ -221,16 +222,19 @@ fn parse_with<'b>(
         let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| bad("bad header name"))?;
         let value =
             HeaderValue::from_maybe_shared(shared(h.value)).map_err(|_| bad("bad header value"))?;
+        seen.note(&name);
         map.append(name, value);
     }
 
     check_host(&map, version, &uri, form)?;
-    for name in [CONTENT_TYPE, AUTHORIZATION] {
-        if count(&map, &name) > 1 {
-            return Err(bad("a field that must come once came twice"));
-        }
+    if seen.content_type > 1 || seen.authorization > 1 {
+        return Err(bad("a field that must come once came twice"));
     }
-    let framing = framing(&map, version)?;
+    let framing = if seen.framing {
+        framing(&map, version)?
+    } else {
+        Framing::None
+    };
     if method == Method::CONNECT && !limits.allow_connect {
         return Err(connect_refused());
     }
@@ -246,11 +250,16 @@ fn parse_with<'b>(
     // hijack, to tunnel) ends it: what the client sends next is tunnel
     // data, not a request.
     let keep_alive = method != Method::CONNECT
-        && match version {
-            Version::HTTP_11 => !has_token(&map, CONNECTION, "close"),
-            _ => has_token(&map, CONNECTION, "keep-alive") && !has_token(&map, CONNECTION, "close"),
+        && match (version, seen.connection) {
+            (Version::HTTP_11, false) => true,
+            (Version::HTTP_11, true) => !has_token(&map, CONNECTION, "close"),
+            (_, false) => false,
+            (_, true) => {
+                has_token(&map, CONNECTION, "keep-alive") && !has_token(&map, CONNECTION, "close")
+            }
         };
-    let expect_continue = version == Version::HTTP_11 && has_token(&map, EXPECT, "100-continue");
+    let expect_continue =
+        version == Version::HTTP_11 && seen.expect && has_token(&map, EXPECT, "100-continue");
     Ok(Some((
         Head {
             method,
@@ -454,8 +463,34 @@ fn check_host(map: &HeaderMap, version: Version, uri: &Uri, form: Form) -> Resul
     Ok(())
 }
 
-fn count(map: &HeaderMap, name: &HeaderName) -> usize {
-    map.get_all(name).iter().count()
+/// Which of the fields the checks above look at a request has, noted as
+/// the head is read (comparing a standard name is one integer compare),
+/// so that the checks look up only fields that are there: most requests
+/// carry none but Host, and each lookup hashes the name.
+#[derive(Default)]
+struct Seen {
+    content_type: u8,
+    authorization: u8,
+    /// Content-Length or Transfer-Encoding.
+    framing: bool,
+    connection: bool,
+    expect: bool,
+}
+
+impl Seen {
+    fn note(&mut self, name: &HeaderName) {
+        if name == CONTENT_TYPE {
+            self.content_type = self.content_type.saturating_add(1);
+        } else if name == AUTHORIZATION {
+            self.authorization = self.authorization.saturating_add(1);
+        } else if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
+            self.framing = true;
+        } else if name == CONNECTION {
+            self.connection = true;
+        } else if name == EXPECT {
+            self.expect = true;
+        }
+    }
 }
 
 /// `tchar` (RFC 9110 §5.6.2).

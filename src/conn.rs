@@ -70,8 +70,6 @@ pub(crate) struct Conn {
     /// the base of its idle timeout and of its drain grace.
     last_active: Instant,
     requests: u64,
-    /// The last plain read filled its buffer ([`Io::unread`]).
-    unread: bool,
     /// Registered with the idle set's epoll (once, for the socket's life).
     watched: bool,
 }
@@ -99,7 +97,6 @@ impl Conn {
             last_active: Instant::now(),
             requests: 0,
             watched: false,
-            unread: false,
         }
     }
 
@@ -150,14 +147,7 @@ impl Conn {
         Io {
             stream: &self.stream,
             tls: self.tls.as_deref_mut(),
-            unread: Some(&mut self.unread),
         }
-    }
-
-    /// Whether the last plain read filled its buffer, so that the kernel
-    /// may hold more than was read (see [`Io::unread`]).
-    pub(crate) fn maybe_unread(&self) -> bool {
-        self.unread
     }
 
     /// The byte stream and who the connection is, borrowed together (a
@@ -167,7 +157,6 @@ impl Conn {
             Io {
                 stream: &self.stream,
                 tls: self.tls.as_deref_mut(),
-                unread: Some(&mut self.unread),
             },
             &self.info,
         )

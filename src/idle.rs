@@ -406,21 +406,22 @@ impl IdleSet {
     /// planned look after its turn), or, when the read stopped at its bound with more there (no event
     /// is owed for that), on the ready list.
     fn linger_on(&self, held: Held, input: Input, wake_timer: bool) -> Result<(), Conn> {
-        if input == Input::More {
-            self.requeue(held);
-            return Ok(());
+        if input != Input::More || !held.conn.watched() {
+            // (Not registered yet: the registration reports a readable socket.)
+            return self.hold_inner(held, wake_timer);
         }
-        self.hold_inner(held, wake_timer)
-    }
-
-    /// On the ready list, for the next free worker.
-    fn requeue(&self, held: Held) {
-        {
-            let mut parked = self.parked.lock();
-            parked.ready.push_back(held);
-            self.ready_len.store(parked.ready.len(), SeqCst);
-        }
-        self.announce_ready();
+        // No event is owed for what is still queued. Watched again, and the
+        // kernel asked to look (a MOD re-polls the socket and queues an event
+        // if it is readable): it waits its turn behind the doorbell and the
+        // other sockets rather than cycling on the ready list. The handle
+        // keeps the descriptor ours until the MOD.
+        let stream = held.conn.stream_handle();
+        let fd = fd_of(&held.conn);
+        self.hold_inner(held, wake_timer)?;
+        let data = epoll::EventData::new_u64(fd as u64);
+        let flags = epoll::EventFlags::IN | epoll::EventFlags::ET;
+        let _ = epoll::modify(&self.epoll, &*stream, data, flags);
+        Ok(())
     }
 
     /// Watches a connection no worker holds.
@@ -698,10 +699,19 @@ impl IdleSet {
             self.stop.wake();
             return Some(Wake::Stop);
         }
-        if doorbell && first.is_some() {
-            // This worker takes one thing: the accept queue's ring goes
-            // on to the next waiter, now or later.
-            self.ring();
+        if doorbell {
+            // The accept queue first: events that keep coming must not keep
+            // passing the ring on past it. What was found waits at the front.
+            let queued = first.is_some() || left > 0;
+            if let Some(held) = first {
+                let mut parked = self.parked.lock();
+                parked.ready.push_front(held);
+                self.ready_len.store(parked.ready.len(), SeqCst);
+            }
+            if queued {
+                self.announce_ready();
+            }
+            return Some(Wake::Queue);
         }
         self.help_with(left);
         match first {
@@ -920,8 +930,6 @@ fn discard_input(conn: &Conn) -> Input {
     let mut got = Input::Quiet;
     for _ in 0..16 {
         match read_now(conn.stream(), &mut scratch) {
-            // A short read emptied the socket's queue.
-            Ok(Got::Data(n)) if n < scratch.len() => return Input::Came,
             Ok(Got::Data(_)) => got = Input::More,
             // (A read that does not wait is never TimedOut or Woken.)
             Ok(Got::WouldBlock | Got::TimedOut | Got::Woken) => {

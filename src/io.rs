@@ -14,11 +14,6 @@ use crate::net::{wait_readable, Got, Ready, SendNow, Stream, Waker};
 pub(crate) struct Io<'a> {
     pub(crate) stream: &'a Stream,
     pub(crate) tls: Option<&'a mut ServerConnection>,
-    /// Where each plain socket read says whether it filled the buffer it
-    /// was given (more may be waiting in the kernel) or came short (the
-    /// socket's queue was empty after it, so an edge-triggered epoll owes
-    /// an event for whatever comes next). `None`: not tracked.
-    pub(crate) unread: Option<&'a mut bool>,
 }
 
 impl Io<'_> {
@@ -47,10 +42,7 @@ impl Io<'_> {
             return loop {
                 match s.read(out) {
                     Ok(0) => break Ok(Got::Eof),
-                    Ok(n) => {
-                        self.note_read(n == out.len());
-                        break Ok(Got::Data(n));
-                    }
+                    Ok(n) => break Ok(Got::Data(n)),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => break Err(e),
                 }
@@ -111,19 +103,7 @@ impl Io<'_> {
     /// Reads what a plain socket holds now, without waiting: [`Got::Data`],
     /// [`Got::Eof`] or [`Got::WouldBlock`].
     pub(crate) fn read_now(&mut self, out: &mut [u8]) -> io::Result<Got> {
-        let got = crate::net::read_now(self.stream, &mut *out)?;
-        match got {
-            Got::Data(n) => self.note_read(n == out.len()),
-            Got::WouldBlock => self.note_read(false),
-            _ => {}
-        }
-        Ok(got)
-    }
-
-    fn note_read(&mut self, full: bool) {
-        if let Some(u) = self.unread.as_deref_mut() {
-            *u = full;
-        }
+        crate::net::read_now(self.stream, out)
     }
 
     /// Writes all of `data` (encrypted, with TLS).
@@ -232,7 +212,6 @@ mod tests {
             Io {
                 stream: &stream,
                 tls: Some(&mut tls),
-                unread: None,
             }
             .shutdown_write(wait);
             let _ = tx.send(tls.wants_write());

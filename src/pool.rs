@@ -47,22 +47,18 @@ impl Worker {
     /// Serves requests on `conn`, one `step` each, whatever the protocol,
     /// while its input is at hand; parks it when it has to wait.
     ///
-    /// A connection from the accept queue, the timer thread or an event
-    /// has its socket read without waiting first (an event may be stale:
-    /// for bytes read already, or for an earlier socket on the same
-    /// descriptor). One just served a response is parked without a read
-    /// when its last read came short: its next request is not here yet,
-    /// and the edge-triggered epoll reports it when it comes. After a read
-    /// that filled its buffer (pipelined requests, a long body), and for
-    /// TLS and FastCGI, whose reads are not tracked, it looks first.
+    /// Before each request its socket is read without waiting (an event
+    /// may be stale: for bytes read already, or for an earlier socket on
+    /// the same descriptor); nothing there parks it.
     pub(crate) fn run_conn(&mut self, mut conn: Conn, step: StepFn) -> Outcome {
-        let mut served = false;
         loop {
             if self.ctx.buf.is_empty() {
                 let plain = !conn.is_tls() && conn.proto() == Protocol::Http1;
-                let here = if std::mem::take(&mut served) && plain && !conn.maybe_unread() {
-                    false
-                } else if plain {
+                // Always look before parking: a short read does not prove
+                // the socket's queue empty (TCP stops at an urgent mark, a
+                // Unix stream after a message with descriptors), and the
+                // edge-triggered epoll owes no event for bytes already there.
+                let here = if plain {
                     // The read that the request needs anyway.
                     match self.ctx.buf.fill_now(&mut conn.io()) {
                         Ok(Got::Data(_)) => true,
@@ -79,7 +75,7 @@ impl Worker {
                 }
             }
             match step(&mut self.ctx, &mut conn) {
-                Next::KeepAlive => served = true,
+                Next::KeepAlive => {}
                 Next::Close => {
                     self.idle.close(conn);
                     return Outcome::Done;

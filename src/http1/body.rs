@@ -155,11 +155,7 @@ impl TestLimits {
         continue_pending: &'a mut bool,
     ) -> Source<'a> {
         Source {
-            io: Io {
-                stream,
-                tls: None,
-                unread: None,
-            },
+            io: Io { stream, tls: None },
             buf,
             read_timeout: self.read_timeout,
             max_trailer_bytes: self.max_trailer_bytes,

@@ -70,7 +70,8 @@ fn pipelined_runs_count_every_response() {
     assert_eq!(s.errors.total(), 0, "{:?}", s.errors);
     // One latency per batch, as wrk records them.
     assert!(s.latency.len() < 500 / 8, "{} latencies", s.latency.len());
-    handle.blocking_close();
+    handle.close();
+    handle.wait();
     t.join().unwrap();
     assert_eq!(handle.stats().served, 500);
     assert_eq!(handle.stats().accepted, 4);

@@ -73,54 +73,38 @@ impl Counter {
 /// Calls by system call in one counted run of `peer` answering the warm-up
 /// and `extra` more requests.
 fn calls(cx: &Ctx, peer: Peer, extra: u64, counter: Counter) -> Result<BTreeMap<String, u64>> {
-    if counter == Counter::Perf {
-        return calls_perf(cx, peer, extra);
+    let (tool, args, ext): (&str, &[&str], &str) = match counter {
+        Counter::Perf => (
+            "perf",
+            &["stat", "-x,", "-e", "syscalls:sys_enter_*", "-o"],
+            "perf",
+        ),
+        Counter::Strace => ("strace", &["-f", "-q", "-c", "-o"], "strace"),
+    };
+    let out = std::env::temp_dir().join(format!(
+        "courteous-bench-{}-{}-{extra}.{ext}",
+        std::process::id(),
+        peer.name()
+    ));
+    let mut cmd = Command::new(tool);
+    cmd.args(args)
+        .arg(&out)
+        .arg("--")
+        .arg(cx.bins.path(peer))
+        .args(["--addr", "127.0.0.1:0"]);
+    let mut server = Server::spawn(cmd, STRACE_TIMEOUT)?;
+    workload(&server, &cx.opts.sizes.syscalls, extra)
+        .map_err(|e| format!("{} under {tool}: {e}", peer.name()))?;
+    // SIGTERM to the counter would detach strace; the server itself is
+    // stopped, and either tool writes its counts once the server exited.
+    server.terminate_child()?;
+    server.wait(STRACE_TIMEOUT)?;
+    let text = std::fs::read_to_string(&out);
+    let _ = std::fs::remove_file(&out);
+    match counter {
+        Counter::Perf => parse_perf(&text?),
+        Counter::Strace => parse(&text?),
     }
-    let out = std::env::temp_dir().join(format!(
-        "courteous-bench-{}-{}-{extra}.strace",
-        std::process::id(),
-        peer.name()
-    ));
-    let mut cmd = Command::new("strace");
-    cmd.args(["-f", "-q", "-c", "-o"])
-        .arg(&out)
-        .arg("--")
-        .arg(cx.bins.path(peer))
-        .args(["--addr", "127.0.0.1:0"]);
-    let mut server = Server::spawn(cmd, STRACE_TIMEOUT)?;
-    workload(&server, &cx.opts.sizes.syscalls, extra)
-        .map_err(|e| format!("{} under strace: {e}", peer.name()))?;
-    // SIGTERM to strace would detach it; the server itself is stopped,
-    // and strace writes its summary once the server has exited.
-    server.terminate_child()?;
-    server.wait(STRACE_TIMEOUT)?;
-    let text = std::fs::read_to_string(&out);
-    let _ = std::fs::remove_file(&out);
-    parse(&text?)
-}
-
-/// [`calls`] with perf: one counter per syscall tracepoint.
-fn calls_perf(cx: &Ctx, peer: Peer, extra: u64) -> Result<BTreeMap<String, u64>> {
-    let out = std::env::temp_dir().join(format!(
-        "courteous-bench-{}-{}-{extra}.perf",
-        std::process::id(),
-        peer.name()
-    ));
-    let mut cmd = Command::new("perf");
-    cmd.args(["stat", "-x,", "-e", "syscalls:sys_enter_*", "-o"])
-        .arg(&out)
-        .arg("--")
-        .arg(cx.bins.path(peer))
-        .args(["--addr", "127.0.0.1:0"]);
-    let mut server = Server::spawn(cmd, STRACE_TIMEOUT)?;
-    workload(&server, &cx.opts.sizes.syscalls, extra)
-        .map_err(|e| format!("{} under perf stat: {e}", peer.name()))?;
-    // perf writes its counts once the server (its child) has exited.
-    server.terminate_child()?;
-    server.wait(STRACE_TIMEOUT)?;
-    let text = std::fs::read_to_string(&out);
-    let _ = std::fs::remove_file(&out);
-    parse_perf(&text?)
 }
 
 /// `perf stat -x,` lines, by system call: `1234,,syscalls:sys_enter_read,...`.

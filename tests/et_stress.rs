@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use courteous::testing::{in_thread, Gate, RawClient, TempDir, TestServer};
+use courteous::testing::{in_thread, Gate, RawClient, Socket, TempDir, TestServer};
 use courteous::{Request, Response, Server};
 
 mod common;
@@ -72,6 +72,27 @@ fn hello_or_hold(gate: Gate) -> impl Fn(&mut Request) -> Response + Send + Sync 
 /// mark) with the rest of the input still queued: no event is owed for
 /// it. A request pipelined behind an urgent byte must be answered at
 /// once, not when the idle timeout's look finds it readable.
+/// Opens the gate (the held worker answers `/hold`), then `c`'s two
+/// requests are answered: `/a`, and `/b`, behind `what`, within 5 s (the
+/// idle timeout is 60 s).
+fn expect_both_answered<H: Socket, S: Socket>(
+    gate: &Gate,
+    holder: &mut RawClient<H>,
+    c: &mut RawClient<S>,
+    what: &str,
+) {
+    gate.open();
+    assert_eq!(holder.read_response(T).expect("held").text(), "/hold\n");
+    assert_eq!(c.read_response(T).expect("/a").text(), "/a\n");
+    let t0 = Instant::now();
+    let b = c.read_response(Duration::from_secs(5));
+    assert!(
+        matches!(&b, Ok(r) if r.text() == "/b\n"),
+        "the request behind {what}: {b:?} after {:?}",
+        t0.elapsed()
+    );
+}
+
 #[test]
 fn a_request_behind_urgent_data_is_answered_without_waiting_for_the_idle_timeout() {
     let gate = Gate::new();
@@ -96,17 +117,7 @@ fn a_request_behind_urgent_data_is_answered_without_waiting_for_the_idle_timeout
     first.push(b'!'); // the urgent byte (out of band: not in the stream)
     rustix::net::send(c.stream(), &first, rustix::net::SendFlags::OOB).expect("send OOB");
     c.send(b"GET /b HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
-    gate.open();
-    assert_eq!(holder.read_response(T).expect("held").text(), "/hold\n");
-
-    assert_eq!(c.read_response(T).expect("/a").text(), "/a\n");
-    let t0 = Instant::now();
-    let b = c.read_response(Duration::from_secs(5));
-    assert!(
-        matches!(&b, Ok(r) if r.text() == "/b\n"),
-        "the request behind the urgent byte: {b:?} after {:?}",
-        t0.elapsed()
-    );
+    expect_both_answered(&gate, &mut holder, &mut c, "the urgent byte");
     server.stop().expect("stop");
 }
 
@@ -148,17 +159,7 @@ fn a_request_behind_a_message_with_descriptors_is_answered_at_once() {
     .expect("sendmsg");
     assert_eq!(n, first.len());
     c.send(b"GET /b HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
-    gate.open();
-    assert_eq!(holder.read_response(T).expect("held").text(), "/hold\n");
-
-    assert_eq!(c.read_response(T).expect("/a").text(), "/a\n");
-    let t0 = Instant::now();
-    let b = c.read_response(Duration::from_secs(5));
-    assert!(
-        matches!(&b, Ok(r) if r.text() == "/b\n"),
-        "the request behind the descriptors: {b:?} after {:?}",
-        t0.elapsed()
-    );
+    expect_both_answered(&gate, &mut holder, &mut c, "the descriptors");
     server.stop().expect("stop");
 }
 

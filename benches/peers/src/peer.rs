@@ -77,6 +77,15 @@ pub fn raise_fd_limit() -> Option<u64> {
     limit.current
 }
 
+/// The `N` of a `/sleep?ms=N` query (0 when it is missing or bad): how
+/// long the peers' blocking route sleeps.
+pub fn sleep_ms(query: Option<&str>) -> u64 {
+    query
+        .and_then(|q| q.strip_prefix("ms="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Prints `listening ADDR` and flushes: the runner waits for this line.
 pub fn announce(addr: SocketAddr) {
     let mut out = std::io::stdout().lock();

@@ -68,12 +68,7 @@ fn route(req: &mut Request, last_sleep: &AtomicU64) -> Response {
     match req.uri().path() {
         "/hello" => Response::text(peer::HELLO),
         "/sleep" => {
-            let ms = req
-                .uri()
-                .query()
-                .and_then(|q| q.strip_prefix("ms="))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
+            let ms = peer::sleep_ms(req.uri().query());
             std::thread::sleep(Duration::from_millis(ms));
             last_sleep.fetch_max(clock::mono_ns(), Ordering::SeqCst);
             Response::text(peer::HELLO)

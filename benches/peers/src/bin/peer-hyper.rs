@@ -36,12 +36,7 @@ async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
         return Ok(resp);
     }
     if path == "/sleep" {
-        let ms = req
-            .uri()
-            .query()
-            .and_then(|q| q.strip_prefix("ms="))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let ms = peer::sleep_ms(req.uri().query());
         let slept = tokio::task::spawn_blocking(move || {
             std::thread::sleep(Duration::from_millis(ms));
         })

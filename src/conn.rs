@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::conn_info::{ConnInfo, ConnState};
-use crate::io::Io;
+use crate::io::{Drained, Io};
 use crate::net::{Protocol, Stream};
 use crate::state::ServerState;
 
@@ -72,6 +72,12 @@ pub(crate) struct Conn {
     requests: u64,
     /// Registered with the idle set's epoll (once, for the socket's life).
     watched: bool,
+    /// What the last read of the plain socket says of its queue
+    /// ([`Drained`]).
+    drained: Drained,
+    /// The peer sent TCP urgent data: a read may stop short at its mark
+    /// with more queued, so a short read no longer proves the queue empty.
+    urgent: bool,
 }
 
 impl Conn {
@@ -97,6 +103,8 @@ impl Conn {
             last_active: Instant::now(),
             requests: 0,
             watched: false,
+            drained: Drained::Unknown,
+            urgent: false,
         }
     }
 
@@ -147,6 +155,7 @@ impl Conn {
         Io {
             stream: &self.stream,
             tls: self.tls.as_deref_mut(),
+            drained: Some(&mut self.drained),
         }
     }
 
@@ -157,6 +166,7 @@ impl Conn {
             Io {
                 stream: &self.stream,
                 tls: self.tls.as_deref_mut(),
+                drained: Some(&mut self.drained),
             },
             &self.info,
         )
@@ -169,6 +179,24 @@ impl Conn {
 
     pub(crate) fn set_watched(&mut self, watched: bool) {
         self.watched = watched;
+    }
+
+    /// Whether the plain socket's queue is known empty: the last read
+    /// returned short, and the peer never sent urgent data (a read stops
+    /// at an urgent mark with more queued behind it). Only a plain TCP
+    /// socket says so: a Unix stream also stops short after a message
+    /// that carries descriptors.
+    pub(crate) fn input_drained(&self) -> bool {
+        self.drained == Drained::Empty
+            && !self.urgent
+            && self.tls.is_none()
+            && matches!(*self.stream, Stream::Tcp(_))
+    }
+
+    /// The idle set saw the peer's urgent data (`EPOLLPRI`): from now on
+    /// the socket is read until it reports empty.
+    pub(crate) fn set_urgent(&mut self) {
+        self.urgent = true;
     }
 
     /// Until when this connection may wait for its next request's first

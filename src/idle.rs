@@ -95,6 +95,13 @@ const TICK_SPEC: rustix::event::Timespec = rustix::event::Timespec {
 const RING_AFTER: Duration = Duration::from_micros(250);
 /// The most events one `epoll_wait` takes.
 const EVENTS: usize = 32;
+/// What a connection's socket is watched for, edge-triggered: input,
+/// and urgent data (`EPOLLPRI`), which a read stops short at, so that the
+/// worker knows a short read no longer proves the socket empty.
+fn watch_flags() -> epoll::EventFlags {
+    epoll::EventFlags::IN | epoll::EventFlags::PRI | epoll::EventFlags::ET
+}
+
 /// No wait at all, for `epoll_wait`.
 const NO_WAIT: rustix::event::Timespec = rustix::event::Timespec {
     tv_sec: 0,
@@ -419,8 +426,7 @@ impl IdleSet {
         let fd = fd_of(&held.conn);
         self.hold_inner(held, wake_timer)?;
         let data = epoll::EventData::new_u64(fd as u64);
-        let flags = epoll::EventFlags::IN | epoll::EventFlags::ET;
-        let _ = epoll::modify(&self.epoll, &*stream, data, flags);
+        let _ = epoll::modify(&self.epoll, &*stream, data, watch_flags());
         Ok(())
     }
 
@@ -452,7 +458,7 @@ impl IdleSet {
             // connection that is in the table. Edge-triggered, once for
             // the socket's life; a socket readable already reports at once.
             let data = epoll::EventData::new_u64(fd as u64);
-            let flags = epoll::EventFlags::IN | epoll::EventFlags::ET;
+            let flags = watch_flags();
             let done = match epoll::add(&self.epoll, &*stream, data, flags) {
                 Err(rustix::io::Errno::EXIST) => epoll::modify(&self.epoll, &*stream, data, flags),
                 r => r,
@@ -464,9 +470,12 @@ impl IdleSet {
                 held.conn.set_watched(false);
                 return Err(held.conn);
             }
-        } else if let Err(held) = parked.slots.put(fd, held) {
+        } else if let Err((mut held, urgent)) = parked.slots.put(fd, held) {
             // An event came while it was out: it may have input already,
             // so it goes to the next free worker, which looks.
+            if urgent {
+                held.conn.set_urgent();
+            }
             parked.ready.push_back(held);
             self.ready_len.store(parked.ready.len(), SeqCst);
             drop(parked);
@@ -683,7 +692,12 @@ impl IdleSet {
                     // `None`: out already (the event is remembered), or
                     // an old event for a descriptor no longer watched.
                     fd => {
-                        if let Some(held) = parked.slots.take(fd as usize) {
+                        let flags = e.flags;
+                        let urgent = flags.contains(epoll::EventFlags::PRI);
+                        if let Some(mut held) = parked.slots.take(fd as usize, urgent) {
+                            if urgent {
+                                held.conn.set_urgent();
+                            }
                             parked.ready.push_back(held);
                         }
                     }

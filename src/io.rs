@@ -10,10 +10,22 @@ use rustls::ServerConnection;
 
 use crate::net::{wait_readable, Got, Ready, SendNow, Stream, Waker};
 
+/// What the last read of a plain socket said of its receive queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Drained {
+    /// Nothing known (no read yet, or the read filled the buffer).
+    Unknown,
+    /// The read returned less than it asked for (or nothing): the queue
+    /// was empty then, and what came since is owed an event.
+    Empty,
+}
+
 /// The stream of one connection, borrowed for one protocol step.
 pub(crate) struct Io<'a> {
     pub(crate) stream: &'a Stream,
     pub(crate) tls: Option<&'a mut ServerConnection>,
+    /// Where a plain read records what it saw of the socket's queue.
+    pub(crate) drained: Option<&'a mut Drained>,
 }
 
 impl Io<'_> {
@@ -39,7 +51,7 @@ impl Io<'_> {
     pub(crate) fn read(&mut self, out: &mut [u8]) -> io::Result<Got> {
         let Some(tls) = self.tls.as_deref_mut() else {
             let mut s = self.stream;
-            return loop {
+            let got = loop {
                 match s.read(out) {
                     Ok(0) => break Ok(Got::Eof),
                     Ok(n) => break Ok(Got::Data(n)),
@@ -47,6 +59,8 @@ impl Io<'_> {
                     Err(e) => break Err(e),
                 }
             };
+            self.record(&got, out.len());
+            return got;
         };
         // Plaintext first: rustls may hold more than one record.
         match tls.reader().read(out) {
@@ -103,7 +117,22 @@ impl Io<'_> {
     /// Reads what a plain socket holds now, without waiting: [`Got::Data`],
     /// [`Got::Eof`] or [`Got::WouldBlock`].
     pub(crate) fn read_now(&mut self, out: &mut [u8]) -> io::Result<Got> {
-        crate::net::read_now(self.stream, out)
+        let got = crate::net::read_now(self.stream, out);
+        self.record(&got, out.len());
+        got
+    }
+
+    /// Notes what a plain read of `asked` bytes said of the socket's queue:
+    /// a short read emptied it (bar an urgent mark, which
+    /// [`Conn::input_drained`](crate::conn::Conn::input_drained) minds).
+    fn record(&mut self, got: &io::Result<Got>, asked: usize) {
+        if let Some(d) = self.drained.as_deref_mut() {
+            *d = match got {
+                Ok(Got::Data(n)) if *n < asked => Drained::Empty,
+                Ok(Got::WouldBlock) => Drained::Empty,
+                _ => Drained::Unknown,
+            };
+        }
     }
 
     /// Writes all of `data` (encrypted, with TLS).
@@ -212,6 +241,7 @@ mod tests {
             Io {
                 stream: &stream,
                 tls: Some(&mut tls),
+                drained: None,
             }
             .shutdown_write(wait);
             let _ = tx.send(tls.wants_write());

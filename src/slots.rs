@@ -32,8 +32,9 @@ enum Slot<T> {
     /// Waiting here for an event.
     Held(T),
     /// Taken out (a worker, the timer thread, or the ready list has it);
-    /// `pending`: an event came since.
-    Out { pending: bool },
+    /// `pending`: an event came since; `urgent`: one of them said the
+    /// peer sent urgent data.
+    Out { pending: bool, urgent: bool },
 }
 
 /// Connections by file descriptor.
@@ -69,17 +70,24 @@ impl<T> Slots<T> {
         self.held += 1;
     }
 
-    /// A watched connection comes back. Refused (given back) when an
-    /// event came while it was out: the caller looks at it again first.
-    /// The slot is `Out` with no event then.
-    pub(crate) fn put(&mut self, fd: usize, value: T) -> Result<(), T> {
+    /// A watched connection comes back. Refused (given back, with whether
+    /// an event said urgent data came) when an event came while it was
+    /// out: the caller looks at it again first. The slot is `Out` with no
+    /// event then.
+    pub(crate) fn put(&mut self, fd: usize, value: T) -> Result<(), (T, bool)> {
         let slot = self.slot(fd);
-        match slot {
-            Slot::Out { pending: true } => {
-                *slot = Slot::Out { pending: false };
-                Err(value)
+        match *slot {
+            Slot::Out {
+                pending: true,
+                urgent,
+            } => {
+                *slot = Slot::Out {
+                    pending: false,
+                    urgent: false,
+                };
+                Err((value, urgent))
             }
-            Slot::Held(_) => Err(value),
+            Slot::Held(_) => Err((value, false)),
             _ => {
                 *slot = Slot::Held(value);
                 self.held += 1;
@@ -88,18 +96,24 @@ impl<T> Slots<T> {
         }
     }
 
-    /// An event for `fd`: the held connection, now out; `None` if it is
-    /// out already (the event is remembered) or nothing is watched there.
-    pub(crate) fn take(&mut self, fd: usize) -> Option<T> {
+    /// An event for `fd` (`urgent`: it says the peer sent urgent data):
+    /// the held connection, now out; `None` if it is out already (the
+    /// event is remembered) or nothing is watched there.
+    pub(crate) fn take(&mut self, fd: usize, urgent: bool) -> Option<T> {
         let slot = self.slots.get_mut(fd)?;
         match slot {
             Slot::Empty => None,
-            Slot::Out { pending } => {
+            Slot::Out { pending, urgent: u } => {
                 *pending = true;
+                *u |= urgent;
                 None
             }
             Slot::Held(_) => {
-                let Slot::Held(v) = std::mem::replace(slot, Slot::Out { pending: false }) else {
+                let out = Slot::Out {
+                    pending: false,
+                    urgent: false,
+                };
+                let Slot::Held(v) = std::mem::replace(slot, out) else {
                     unreachable!()
                 };
                 self.held -= 1;
@@ -112,7 +126,7 @@ impl<T> Slots<T> {
     /// deadline passed): `Out` with no event.
     pub(crate) fn take_held(&mut self, fd: usize) -> Option<T> {
         match self.slots.get(fd) {
-            Some(Slot::Held(_)) => self.take(fd),
+            Some(Slot::Held(_)) => self.take(fd, false),
             _ => None,
         }
     }
@@ -164,21 +178,39 @@ mod tests {
         let mut t = Slots::new();
         t.watch(7, "a");
         assert_eq!(t.len(), 1);
-        assert_eq!(t.take(7), Some("a"));
+        assert_eq!(t.take(7, false), Some("a"));
         assert_eq!(t.len(), 0);
         assert_eq!(t.put(7, "a"), Ok(()), "no event came while it was out");
-        assert_eq!(t.take(7), Some("a"));
+        assert_eq!(t.take(7, false), Some("a"));
     }
 
     #[test]
     fn an_event_while_out_refuses_the_next_put_once() {
         let mut t = Slots::new();
         t.watch(3, "a");
-        assert_eq!(t.take(3), Some("a"));
-        assert_eq!(t.take(3), None, "out: remembered, not delivered");
-        assert_eq!(t.put(3, "a"), Err("a"), "look at the socket again first");
+        assert_eq!(t.take(3, false), Some("a"));
+        assert_eq!(t.take(3, false), None, "out: remembered, not delivered");
+        assert_eq!(
+            t.put(3, "a"),
+            Err(("a", false)),
+            "look at the socket again first"
+        );
         assert_eq!(t.put(3, "a"), Ok(()), "the event was seen once");
         assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn an_urgent_event_while_out_is_reported_with_the_refusal() {
+        let mut t = Slots::new();
+        t.watch(3, "a");
+        assert_eq!(t.take(3, false), Some("a"));
+        assert_eq!(t.take(3, true), None);
+        assert_eq!(t.take(3, false), None, "a later plain event keeps it");
+        assert_eq!(t.put(3, "a"), Err(("a", true)));
+        assert_eq!(t.put(3, "a"), Ok(()));
+        assert_eq!(t.take(3, false), Some("a"));
+        assert_eq!(t.take(3, false), None);
+        assert_eq!(t.put(3, "a"), Err(("a", false)), "reported once");
     }
 
     #[test]
@@ -198,23 +230,27 @@ mod tests {
     #[test]
     fn events_for_nothing_are_ignored() {
         let mut t: Slots<&str> = Slots::new();
-        assert_eq!(t.take(1000), None, "never watched");
+        assert_eq!(t.take(1000, false), None, "never watched");
         t.watch(2, "a");
         t.forget(2);
         assert_eq!(t.len(), 0);
-        assert_eq!(t.take(2), None, "forgotten");
+        assert_eq!(t.take(2, false), None, "forgotten");
     }
 
     #[test]
     fn a_reused_descriptor_starts_afresh() {
         let mut t = Slots::new();
         t.watch(4, "old");
-        assert_eq!(t.take(4), Some("old"));
-        assert_eq!(t.take(4), None, "an event for the old one, while out");
+        assert_eq!(t.take(4, false), Some("old"));
+        assert_eq!(
+            t.take(4, false),
+            None,
+            "an event for the old one, while out"
+        );
         // The old connection closed; a new one got descriptor 4.
         t.watch(4, "new");
         assert_eq!(t.len(), 1);
-        assert_eq!(t.take(4), Some("new"));
+        assert_eq!(t.take(4, false), Some("new"));
     }
 
     #[test]
@@ -223,7 +259,7 @@ mod tests {
         t.watch(1, "a");
         t.watch(9, "b");
         t.watch(4, "c");
-        assert_eq!(t.take(4), Some("c"));
+        assert_eq!(t.take(4, false), Some("c"));
         let seen: Vec<(usize, &str)> = t.iter().map(|(fd, v)| (fd, *v)).collect();
         assert_eq!(seen, vec![(1, "a"), (9, "b")]);
         assert_eq!(t.take_all(), vec!["a", "b"]);

@@ -155,7 +155,11 @@ impl TestLimits {
         continue_pending: &'a mut bool,
     ) -> Source<'a> {
         Source {
-            io: Io { stream, tls: None },
+            io: Io {
+                stream,
+                tls: None,
+                drained: None,
+            },
             buf,
             read_timeout: self.read_timeout,
             max_trailer_bytes: self.max_trailer_bytes,

@@ -18,11 +18,12 @@
 //!
 //! ```text
 //!   worker ──park──► Waiting (watched) ──readable──► ready list ──► a free worker
-//!                      │ deadline (idle / header timeout, drain grace)
-//!                      ▼
+//!                      │                                 │ (every worker held up)
+//!                      │ deadline (idle / header timeout, drain grace), in either
+//!                      ▼                                 ▼
 //!                    the timer thread: serve it if its request is here, else ─┐
-//!                                                                       ▼
-//!   worker ──close──► FIN sent ──peer's FIN already here──► closed    close
+//!                                                                             ▼
+//!   worker ──close──► FIN sent ──peer's FIN already here──► closed          close
 //!                      │ not yet
 //!                      ▼
 //!                    Lingering (watched) ──readable: read, discard; FIN──► closed
@@ -31,6 +32,12 @@
 //!                      ▼
 //!                    closed
 //! ```
+//!
+//! A deadline holds wherever the connection waits: in the table, or on
+//! the ready list, where it can wait long while every worker is held up
+//! by slow handlers. The timer thread looks at both; a waiting connection
+//! it takes off the ready list was named by an event, and its request is
+//! served if it is there.
 //!
 //! A close is clean only if nothing the peer sent is left unread: a close
 //! with unread input makes the kernel answer with a reset (manners' issue
@@ -452,6 +459,7 @@ impl IdleSet {
         // sooner than planned. Read before the lock, a drain could begin
         // unseen by both, and the connection wait out its idle timeout.
         let deadline = held.deadline(held.conn.shared().is_closing());
+        let mut queued = false;
         if register {
             parked.slots.watch(fd, held);
             // Registered under the lock: an event can only name a
@@ -472,15 +480,15 @@ impl IdleSet {
             }
         } else if let Err((mut held, urgent)) = parked.slots.put(fd, held) {
             // An event came while it was out: it may have input already,
-            // so it goes to the next free worker, which looks.
+            // so it goes to the next free worker, which looks. Its
+            // deadline holds there too (the timer thread looks at the
+            // ready list): every worker may be held up.
             if urgent {
                 held.conn.set_urgent();
             }
             parked.ready.push_back(held);
             self.ready_len.store(parked.ready.len(), SeqCst);
-            drop(parked);
-            self.announce_ready();
-            return Ok(());
+            queued = true;
         }
         let wake = parked.timer_next.map_or(true, |n| deadline < n);
         if wake {
@@ -488,6 +496,9 @@ impl IdleSet {
             parked.timer_next = Some(deadline);
         }
         drop(parked);
+        if queued {
+            self.announce_ready();
+        }
         if wake && wake_timer {
             self.timer.wake();
         }
@@ -854,9 +865,12 @@ impl IdleSet {
     }
 
     /// The timer thread's look: takes out the connections whose deadline passed
-    /// (for the drain's rules when `draining`): waiting ones go to `out`;
-    /// lingering ones are looked at (closed once the risk of a reset is
-    /// over, else held for another look). Says when to look next.
+    /// (for the drain's rules when `draining`), watched ones and those on
+    /// the ready list alike: waiting ones go to `out` (the caller serves
+    /// one whose request is there, else closes it); lingering ones are
+    /// looked at (closed once the risk of a reset is over, else held for
+    /// another look). Says when to look next: the earliest deadline of
+    /// those left, at most a [`HEARTBEAT`] away.
     pub(crate) fn expire(&self, now: Instant, draining: bool, out: &mut Vec<Conn>) -> Instant {
         let mut lingering = Vec::new();
         {
@@ -871,14 +885,42 @@ impl IdleSet {
                     next = Some(next.map_or(d, |n: Instant| n.min(d)));
                 }
             }
+            let mut taken = Vec::new();
             // Still registered: an event while it is out is remembered,
             // and parking it again is no system call.
             for k in expired {
                 if let Some(held) = parked.slots.take_held(k) {
-                    match held.linger {
-                        None => out.push(held.conn),
-                        Some(l) => lingering.push((held.conn, l)),
+                    taken.push(held);
+                }
+            }
+            // The ready list too: while every worker is held up (slow
+            // handlers), a connection can wait there past its deadline. It
+            // is out of the table already (its slot says so), and the
+            // timer thread now has it instead of the next free worker. A
+            // waiting one was named by an event, so its request may well
+            // be here: the timer thread looks at the socket (and TLS's
+            // plaintext) before it closes anything (`readable_now`), and
+            // hands a connection whose request is here to a worker.
+            if !parked.ready.is_empty() {
+                let before = parked.ready.len();
+                let ready = std::mem::take(&mut parked.ready);
+                for held in ready {
+                    let d = held.deadline(draining);
+                    if d <= now {
+                        taken.push(held);
+                    } else {
+                        next = Some(next.map_or(d, |n: Instant| n.min(d)));
+                        parked.ready.push_back(held);
                     }
+                }
+                if parked.ready.len() != before {
+                    self.ready_len.store(parked.ready.len(), SeqCst);
+                }
+            }
+            for held in taken {
+                match held.linger {
+                    None => out.push(held.conn),
+                    Some(l) => lingering.push((held.conn, l)),
                 }
             }
             let next = next.map_or(now + HEARTBEAT, |n| n.min(now + HEARTBEAT));
@@ -1050,6 +1092,114 @@ mod tests {
             assert_eq!(peer.read_to_end(&mut rest).unwrap(), 0, "our FIN");
             drop(idle.clear());
         }
+        shared.finish();
+    }
+
+    #[test]
+    fn the_timer_sees_deadlines_on_the_ready_list() {
+        use std::io::Read;
+        let mut config = Config::default();
+        config.timeouts.header_read = Duration::from_secs(1);
+        config.timeouts.idle = Duration::from_secs(2);
+        let shared = ServerState::new(config);
+        let _closed = shared.begin_serving(Vec::new()).unwrap().unwrap();
+        let idle = IdleSet::new(Arc::new(Waker::new().unwrap()), 2).unwrap();
+        // New: its deadline is the header timeout (1 s).
+        let (new, _new_peer) = Conn::accept_pair(&shared);
+        // Kept alive after a response: the idle timeout (2 s).
+        let (mut kept, _kept_peer) = Conn::accept_pair(&shared);
+        let flight = crate::conn::InFlight::start(&shared, &mut kept);
+        flight.finish(&mut kept, true);
+        assert_eq!(kept.state(), ConnState::Idle);
+        let kept_deadline = kept.wait_deadline(false);
+        // Lingering; its peer's FIN is here.
+        let (lingering, mut lingering_peer) = Conn::accept_pair(&shared);
+        let linger = Linger::new(Instant::now(), Duration::from_millis(1));
+        lingering_peer.shutdown(std::net::Shutdown::Write).unwrap();
+        let new_deadline = new.wait_deadline(false);
+        assert!(new_deadline < kept_deadline);
+
+        // All three on the ready list, as events left them while every
+        // worker was held up.
+        {
+            let mut parked = idle.parked.lock();
+            for held in [
+                Held {
+                    conn: new,
+                    linger: None,
+                },
+                Held {
+                    conn: kept,
+                    linger: None,
+                },
+                Held {
+                    conn: lingering,
+                    linger: Some(linger),
+                },
+            ] {
+                parked.ready.push_back(held);
+            }
+            idle.ready_len.store(parked.ready.len(), SeqCst);
+        }
+
+        let now = new_deadline + Duration::from_millis(100);
+        let mut out = Vec::new();
+        let next = idle.expire(now, false, &mut out);
+        assert_eq!(out.len(), 1, "the new connection's header timeout passed");
+        assert_eq!(out[0].state(), ConnState::New);
+        assert_eq!(next, kept_deadline, "the kept-alive one's deadline is next");
+        assert_eq!(idle.next_look(), Some(kept_deadline));
+        assert_eq!(
+            idle.parked.lock().ready.len(),
+            1,
+            "the kept-alive one stays"
+        );
+        assert_eq!(idle.ready_len.load(SeqCst), 1);
+        // The lingering one was looked at: the peer's FIN ended it.
+        lingering_peer.set_nonblocking(true).unwrap();
+        let mut byte = [0u8; 1];
+        assert_eq!(lingering_peer.read(&mut byte).unwrap(), 0, "closed");
+
+        let mut later = Vec::new();
+        idle.expire(kept_deadline, false, &mut later);
+        assert_eq!(later.len(), 1, "the idle timeout took the other out");
+        assert_eq!(idle.ready_len.load(SeqCst), 0);
+        assert!(idle.parked.lock().ready.is_empty());
+        drop((out, later));
+        drop(idle.clear());
+        shared.finish();
+    }
+
+    #[test]
+    fn a_connection_parked_onto_the_ready_list_brings_the_timers_look_forward() {
+        let mut config = Config::default();
+        config.timeouts.header_read = Duration::from_secs(1);
+        let shared = ServerState::new(config);
+        let _closed = shared.begin_serving(Vec::new()).unwrap().unwrap();
+        let idle = IdleSet::new(Arc::new(Waker::new().unwrap()), 2).unwrap();
+        let (conn, _peer) = Conn::accept_pair(&shared);
+        let fd = fd_of(&conn);
+        let deadline = conn.wait_deadline(false);
+        idle.park(conn);
+        // An event took it out to a worker, and another came while it was
+        // out; the timer thread planned a later look meanwhile.
+        let conn = {
+            let mut parked = idle.parked.lock();
+            let held = parked.slots.take(fd, false).expect("held");
+            assert!(parked.slots.take(fd, false).is_none(), "remembered");
+            parked.timer_next = Some(deadline + HEARTBEAT);
+            held.conn
+        };
+        // The worker parks it again: refused, onto the ready list.
+        idle.park(conn);
+        assert_eq!(idle.ready_len.load(SeqCst), 1);
+        assert_eq!(idle.next_look(), Some(deadline), "its deadline counts");
+        let mut out = Vec::new();
+        idle.expire(deadline, false, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(idle.ready_len.load(SeqCst), 0);
+        drop(out);
+        drop(idle.clear());
         shared.finish();
     }
 

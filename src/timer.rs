@@ -1,8 +1,9 @@
 //! The timer thread: one thread that keeps the time of every connection no
 //! worker holds, and watches the crew of workers.
 //!
-//! Connections wait in the [idle set](crate::idle) for their next request,
-//! or linger there after our FIN. When a waiting one's timeout (or, in a
+//! Connections wait in the [idle set](crate::idle) for their next request
+//! (watched, or on its ready list for a free worker), or linger there
+//! after our FIN. When a waiting one's timeout (or, in a
 //! drain, its grace) passes, the timer thread takes it out and closes it
 //! cleanly, or, if its request arrived just then, queues it for a worker;
 //! a lingering one whose linger is over is closed. While workers are out
@@ -118,7 +119,9 @@ impl TimerThread {
             }
             for mut c in expired.drain(..) {
                 if c.io().readable_now() {
-                    // Its request arrived just as its time ran out: serve it.
+                    // Its request arrived just as its time ran out (or it
+                    // waited on the ready list, named by an event, while
+                    // every worker was held up): serve it.
                     self.hand_back(c);
                 } else {
                     self.idle.close_now(c);

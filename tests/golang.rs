@@ -793,17 +793,36 @@ struct Tally {
     responses: u64,
     /// Its last response said `Connection: close` and a FIN followed.
     closed_by_server: bool,
-    /// Requests that got a clean EOF instead of a status line.
+    /// Requests that got a clean EOF instead of a status line although
+    /// they were sent within the drain grace: lost.
     unanswered: u64,
+    /// The request that got a clean EOF instead of a status line was sent
+    /// too late to count on the grace (see [`load_client`]): the server
+    /// closed the idle connection, as a drain does. How long after the
+    /// previous request (or the connect) it was sent.
+    idle_closed_after: Option<Duration>,
     failures: Vec<String>,
 }
 
 /// Loops keep-alive requests on one connection, each sent as soon as the
 /// previous response is read, until the server closes (bounded by a count
 /// and by `deadline`).
-fn load_client(addr: SocketAddr, deadline: Instant) -> Tally {
+///
+/// A drain closes a connection that stays idle for `grace` after its last
+/// response (a new one: after its accept), so an EOF in place of a
+/// response is a lost request only if the request was sent within `grace`
+/// of the previous one's (or of the connect): the server wrote the
+/// previous response after that request came. A client thread
+/// that the machine does not run for longer than that (seen: 385 ms, at
+/// nice 19 next to a compiler) sends its next request after the grace,
+/// and meets the server's FIN: the clean close of an idle connection.
+fn load_client(addr: SocketAddr, deadline: Instant, grace: Duration) -> Tally {
     const MAX_REQUESTS: usize = 100_000;
     let mut t = Tally::default();
+    // When the connect, then the previous request's send, began: the
+    // server's grace for the connection (from its accept, then from the
+    // end of its last response) ends more than `grace` after it.
+    let mut previous = Instant::now();
     let mut c = match RawClient::connect(addr) {
         Ok(c) => c,
         Err(e) => {
@@ -816,13 +835,17 @@ fn load_client(addr: SocketAddr, deadline: Instant) -> Tally {
         if Instant::now() > deadline {
             break;
         }
+        let sending = Instant::now();
         if let Err(e) = c.send(&req) {
             t.failures.push(format!("send: {e}"));
             return t;
         }
+        // When the request was in the server's socket at the latest.
+        let sent = Instant::now();
         match c.read_response(T) {
             Ok(r) if r.status == 200 && r.text() == "/load\n" => {
                 t.responses += 1;
+                previous = sending;
                 if r.connection_close() {
                     t.closed_by_server = true;
                     match c.read_end(T) {
@@ -837,7 +860,12 @@ fn load_client(addr: SocketAddr, deadline: Instant) -> Tally {
                 return t;
             }
             Err(Ending::Eof) => {
-                t.unanswered += 1;
+                let after = sent - previous;
+                if after >= grace {
+                    t.idle_closed_after = Some(after);
+                } else {
+                    t.unanswered += 1;
+                }
                 return t;
             }
             Err(e) => {
@@ -856,17 +884,21 @@ fn load_client(addr: SocketAddr, deadline: Instant) -> Tally {
 /// the default `drain_grace` (100 ms), so none is lost: none ends without a
 /// status line, none is reset, every client's last response says
 /// `Connection: close`, and the clients read exactly as many responses as
-/// the server wrote.
+/// the server wrote. (A client the machine did not run for longer than the
+/// grace, between one response and its next request, instead finds its
+/// idle connection closed with a FIN, as the drain promises; its late
+/// request is not a lost one: see [`load_client`].)
 #[test]
 fn no_request_is_lost_when_draining_under_keepalive_load() {
     const CLIENTS: u64 = 8;
     const WARM_UP: u64 = 50; // responses per client before the drain
+    let grace = courteous::Config::default().drain().grace();
     let mut server = TestServer::start(Server::builder(), echo);
     let deadline = Instant::now() + T;
     let clients: Vec<Receiver<Tally>> = (0..CLIENTS)
         .map(|_| {
             let addr = server.local_addr();
-            in_thread(move || load_client(addr, deadline))
+            in_thread(move || load_client(addr, deadline, grace))
         })
         .collect();
     await_stats(&server, "the clients looping", |s| {
@@ -879,15 +911,23 @@ fn no_request_is_lost_when_draining_under_keepalive_load() {
         .collect();
     assert_serve_returns(&mut server, began, PROMPT);
 
+    let unanswered: u64 = tallies.iter().map(|t| t.unanswered).sum();
+    assert_eq!(unanswered, 0, "requests lost: {tallies:?}");
+    let late = tallies
+        .iter()
+        .filter(|t| t.idle_closed_after.is_some())
+        .count();
+    if late > 0 {
+        // Shown with --nocapture: how often the machine was that slow.
+        eprintln!("note: {late} client(s) sent after the grace, idle-closed: {tallies:?}");
+    }
     for t in &tallies {
         assert!(t.failures.is_empty(), "{t:?}");
         assert!(
-            t.closed_by_server,
+            t.closed_by_server || t.idle_closed_after.is_some(),
             "the server ended each connection: {t:?}"
         );
     }
-    let unanswered: u64 = tallies.iter().map(|t| t.unanswered).sum();
-    assert_eq!(unanswered, 0, "requests lost: {tallies:?}");
     let responses: u64 = tallies.iter().map(|t| t.responses).sum();
     assert_eq!(responses, server.handle().stats().served, "{tallies:?}");
 }

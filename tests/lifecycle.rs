@@ -377,6 +377,9 @@ fn a_tracked_routine_holds_the_drain() {
     let routine = handle.track();
     assert_eq!(handle.stats().routines, 1);
     get_hello_at(server.local_addr());
+    // Its count drops just after the response is written: only the
+    // routine is left to hold the drain once it did.
+    await_stats(&handle, "the request finished", |s| s.in_flight == 0);
 
     assert!(handle.close());
     assert!(

@@ -490,6 +490,17 @@ fn dispatch(ctx: &AcceptCtx<'_>, mut a: Accepted) {
     };
     let conn = Conn::accept(shared, a.stream, info, tls, ctx.endpoint.proto);
     let pool = ctx.pool;
+    if !conn.is_tls() && conn.proto() == Protocol::Http1 && !net::input_queued(conn.stream()) {
+        // Its request is not here yet (a client's request usually follows
+        // the handshake by a moment): it waits in the idle set, as a
+        // kept-alive connection does between requests, and the first free
+        // worker takes it when the request arrives. Queued, it would wake
+        // a worker (the doorbell) only to find nothing and park it there:
+        // the look here is one system call instead of a ring, a wake, and
+        // an empty read.
+        pool.idle.park(conn);
+        return;
+    }
     let mut conn = match pool.offer(conn) {
         Ok(()) => return,
         Err(crossbeam_channel::TrySendError::Full(c)) => c,

@@ -5,7 +5,10 @@
 //! A connection is registered with the epoll once, edge-triggered, for
 //! its socket's life ([`Slots`](crate::slots) says why that is safe), so
 //! a worker that finished a response parks its connection with no system
-//! call, and asks the set for the next thing to do: a connection whose
+//! call (and, when its last read came back short, with no read either:
+//! what arrives later is owed an event; urgent data, which a read stops
+//! short at, is watched for as `EPOLLPRI` so that such a socket is read
+//! until empty), and asks the set for the next thing to do: a connection whose
 //! request arrived, or a wake of the doorbell (the accept queue holds new
 //! connections, or the ready list does), or the end of the run. One
 //! `epoll_wait` takes up to [`EVENTS`] events; the connections they name
@@ -17,6 +20,8 @@
 //! own.
 //!
 //! ```text
+//!   accept ──park────┐ (a new connection, its request not here yet)
+//!                    ▼
 //!   worker ──park──► Waiting (watched) ──readable──► ready list ──► a free worker
 //!                      │                                 │ (every worker held up)
 //!                      │ deadline (idle / header timeout, drain grace), in either
@@ -41,7 +46,9 @@
 //!
 //! A close is clean only if nothing the peer sent is left unread: a close
 //! with unread input makes the kernel answer with a reset (manners' issue
-//! 13). So every close sends our FIN, then the connection lingers here,
+//! 13). So every close sends our FIN, then the connection lingers here
+//! (unless the client asked for the close and all it sent was read:
+//! [`Conn::needs_no_linger`]),
 //! its input read and discarded by whichever free worker sees it, until
 //! the peer's own FIN, or until the peer acknowledged our FIN and nothing
 //! came for a few round-trip times ([`Linger`]), at most

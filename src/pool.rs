@@ -49,7 +49,9 @@ impl Worker {
     ///
     /// Before each request its socket is read without waiting (an event
     /// may be stale: for bytes read already, or for an earlier socket on
-    /// the same descriptor); nothing there parks it.
+    /// the same descriptor); nothing there parks it. After the first
+    /// request, a plain TCP socket whose last read came back short parks
+    /// without that read ([`Conn::input_drained`]).
     pub(crate) fn run_conn(&mut self, mut conn: Conn, step: StepFn) -> Outcome {
         // What woke it is read whatever an earlier read said.
         let mut fresh = true;

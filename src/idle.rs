@@ -266,6 +266,26 @@ impl Linger {
     }
 }
 
+/// What [`IdleSet::hold_inner`] did with a connection.
+enum Hold {
+    /// Watched, or on the ready list.
+    Done,
+    /// An event came while it was out: back to the worker that asked.
+    GivenBack(Conn),
+    /// The kernel would not watch it.
+    Refused(Conn),
+}
+
+impl Hold {
+    /// For callers that never ask for it back.
+    fn into_result(self) -> Result<(), Conn> {
+        match self {
+            Hold::Done => Ok(()),
+            Hold::Refused(conn) | Hold::GivenBack(conn) => Err(conn),
+        }
+    }
+}
+
 /// Who waits where.
 struct Crew {
     /// Workers out of circulation, on the condition variable.
@@ -382,8 +402,26 @@ impl IdleSet {
     /// Parks `conn` until its next request arrives (or the timer thread's
     /// deadline for it); closes it if the kernel refuses to watch it.
     pub(crate) fn park(&self, conn: Conn) {
-        if let Err(conn) = self.hold(Held { conn, linger: None }) {
-            self.close(conn);
+        match self.hold_inner(Held { conn, linger: None }, true, false) {
+            Hold::Done => {}
+            Hold::Refused(conn) => self.close(conn),
+            Hold::GivenBack(_) => unreachable!("not asked for"),
+        }
+    }
+
+    /// [`park`](Self::park) for the worker that served `conn`: when an
+    /// event came for it while the worker held it (its next request
+    /// crossed the response), it is given back for the worker to read at
+    /// once, as a read before parking would have found it, rather than
+    /// queued on the ready list for another worker rung to take it.
+    pub(crate) fn park_or_give_back(&self, conn: Conn) -> Option<Conn> {
+        match self.hold_inner(Held { conn, linger: None }, true, true) {
+            Hold::Done => None,
+            Hold::Refused(conn) => {
+                self.close(conn);
+                None
+            }
+            Hold::GivenBack(conn) => Some(conn),
         }
     }
 
@@ -429,7 +467,7 @@ impl IdleSet {
     fn linger_on(&self, held: Held, input: Input, wake_timer: bool) -> Result<(), Conn> {
         if input != Input::More || !held.conn.watched() {
             // (Not registered yet: the registration reports a readable socket.)
-            return self.hold_inner(held, wake_timer);
+            return self.hold_inner(held, wake_timer, false).into_result();
         }
         // No event is owed for what is still queued. Watched again, and the
         // kernel asked to look (a MOD re-polls the socket and queues an event
@@ -438,18 +476,15 @@ impl IdleSet {
         // keeps the descriptor ours until the MOD.
         let stream = held.conn.stream_handle();
         let fd = fd_of(&held.conn);
-        self.hold_inner(held, wake_timer)?;
+        self.hold_inner(held, wake_timer, false).into_result()?;
         let data = epoll::EventData::new_u64(fd as u64);
         let _ = epoll::modify(&self.epoll, &*stream, data, watch_flags());
         Ok(())
     }
 
-    /// Watches a connection no worker holds.
-    fn hold(&self, held: Held) -> Result<(), Conn> {
-        self.hold_inner(held, true)
-    }
-
-    fn hold_inner(&self, mut held: Held, wake_timer: bool) -> Result<(), Conn> {
+    /// Watches a connection no worker holds (`give_back`: unless an event
+    /// came for it while it was out, for a waiting one).
+    fn hold_inner(&self, mut held: Held, wake_timer: bool, give_back: bool) -> Hold {
         let fd = fd_of(&held.conn);
         let register = !held.conn.watched();
         held.conn.set_watched(true);
@@ -483,7 +518,7 @@ impl IdleSet {
                 let mut held = parked.slots.take_held(fd).expect("just held");
                 parked.slots.forget(fd);
                 held.conn.set_watched(false);
-                return Err(held.conn);
+                return Hold::Refused(held.conn);
             }
         } else if let Err((mut held, urgent)) = parked.slots.put(fd, held) {
             // An event came while it was out: it may have input already,
@@ -492,6 +527,10 @@ impl IdleSet {
             // ready list): every worker may be held up.
             if urgent {
                 held.conn.set_urgent();
+            }
+            if give_back && held.linger.is_none() {
+                // Out again, with the worker: its slot says so already.
+                return Hold::GivenBack(held.conn);
             }
             parked.ready.push_back(held);
             self.ready_len.store(parked.ready.len(), SeqCst);
@@ -509,7 +548,7 @@ impl IdleSet {
         if wake && wake_timer {
             self.timer.wake();
         }
-        Ok(())
+        Hold::Done
     }
 
     /// The ready list gained connections: a worker waiting in

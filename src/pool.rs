@@ -135,20 +135,28 @@ impl Worker {
             Protocol::Http1 => crate::http1::conn::one_request,
             Protocol::FastCgi => crate::fastcgi::conn::one_request,
         };
-        let began = std::time::Instant::now();
-        let outcome = catch_unwind(AssertUnwindSafe(|| self.run_conn(conn, step)));
-        self.idle.record_service(began.elapsed());
-        match outcome {
-            Ok(Outcome::Done) => {}
-            Ok(Outcome::Park(conn)) => self.idle.park(conn),
-            Err(_) => {
-                // Handler panics are caught closer to the handler; this is
-                // the net under the server's own code. The connection was
-                // dropped (and deregistered) while unwinding.
-                log::error!("courteous: internal panic while serving a connection");
+        let mut conn = conn;
+        loop {
+            let began = std::time::Instant::now();
+            let outcome = catch_unwind(AssertUnwindSafe(|| self.run_conn(conn, step)));
+            self.idle.record_service(began.elapsed());
+            self.ctx.buf.reset();
+            match outcome {
+                Ok(Outcome::Done) => return,
+                Ok(Outcome::Park(c)) => match self.idle.park_or_give_back(c) {
+                    // Its next request crossed the response: read it now.
+                    Some(c) => conn = c,
+                    None => return,
+                },
+                Err(_) => {
+                    // Handler panics are caught closer to the handler; this is
+                    // the net under the server's own code. The connection was
+                    // dropped (and deregistered) while unwinding.
+                    log::error!("courteous: internal panic while serving a connection");
+                    return;
+                }
             }
         }
-        self.ctx.buf.reset();
     }
 }
 

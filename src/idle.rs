@@ -1249,6 +1249,36 @@ mod tests {
         shared.finish();
     }
 
+    #[test]
+    fn a_worker_gets_back_a_connection_whose_event_came_while_it_served_it() {
+        let shared = ServerState::new(Config::default());
+        let _closed = shared.begin_serving(Vec::new()).unwrap().unwrap();
+        let idle = IdleSet::new(Arc::new(Waker::new().unwrap()), 2).unwrap();
+        let (conn, _peer) = Conn::accept_pair(&shared);
+        let fd = fd_of(&conn);
+        assert!(idle.park_or_give_back(conn).is_none(), "watched");
+        let take_with_event = || {
+            let mut parked = idle.parked.lock();
+            let held = parked.slots.take(fd, false).expect("held");
+            assert!(parked.slots.take(fd, false).is_none(), "remembered");
+            held.conn
+        };
+        let conn = take_with_event();
+        let conn = idle
+            .park_or_give_back(conn)
+            .expect("given back, not queued");
+        assert_eq!(idle.ready_len.load(SeqCst), 0);
+        // The event was handed over with it: the next park is watched.
+        assert!(idle.park_or_give_back(conn).is_none());
+        assert_eq!(idle.parked.lock().slots.len(), 1);
+        // Any other park queues it for the next free worker.
+        let conn = take_with_event();
+        idle.park(conn);
+        assert_eq!(idle.ready_len.load(SeqCst), 1);
+        drop(idle.clear());
+        shared.finish();
+    }
+
     fn acked(yes: bool) -> Option<crate::tcp_info::AfterFin> {
         Some(crate::tcp_info::AfterFin {
             acked: yes,

@@ -70,7 +70,9 @@
 //! Watched connections live in a table by file descriptor, the event's
 //! data; an event for a connection that is out (on a worker, with the
 //! timer thread, on the ready list) is remembered there, and its next
-//! park puts it on the ready list instead. The doorbell is an
+//! park puts it on the ready list instead (or, for the worker that served
+//! it, gives it back to be read at once:
+//! [`park_or_give_back`](IdleSet::park_or_give_back)). The doorbell is an
 //! edge-triggered eventfd, never read: each ring wakes one waiter, and the
 //! worker that takes a connection from the queue rings again if more wait.
 //! The stop bell is a level-triggered socket pair never emptied: every

@@ -222,10 +222,8 @@ impl Builder {
         /// reset can no longer harm the peer: at its FIN, or once it
         /// acknowledged the response and nothing came for a few round-trip
         /// times, at least a fiftieth of this bound (10 ms by default). A
-        /// peer that sends after our FIN keeps it until its own FIN. A
-        /// close the client asked for, with all it sent read, does not
-        /// linger ([`manual::howto_drain`](crate::manual::howto_drain)).
-        /// Zero closes right after the FIN, at the risk of resets.
+        /// peer that sends after our FIN keeps it until its own FIN. Zero
+        /// closes right after the FIN, at the risk of resets.
         linger => drain.linger: Duration
     );
 

@@ -78,9 +78,6 @@ pub(crate) struct Conn {
     /// The peer sent TCP urgent data: a read may stop short at its mark
     /// with more queued, so a short read no longer proves the queue empty.
     urgent: bool,
-    /// The peer said its last request was its last (`Connection: close`,
-    /// or HTTP/1.0 without keep-alive), and every byte of it was read.
-    peer_finished: bool,
 }
 
 impl Conn {
@@ -108,7 +105,6 @@ impl Conn {
             watched: false,
             drained: Drained::Unknown,
             urgent: false,
-            peer_finished: false,
         }
     }
 
@@ -197,21 +193,6 @@ impl Conn {
             && matches!(*self.stream, Stream::Tcp(_))
     }
 
-    /// The peer asked for the close with its last request, and every
-    /// byte of that request was read: no more is coming.
-    pub(crate) fn set_peer_finished(&mut self) {
-        self.peer_finished = true;
-    }
-
-    /// Whether a close needs no linger: the peer finished (it asked for
-    /// the close, so it sends nothing more: RFC 9112 §9.6) and its
-    /// socket's queue is known empty, so nothing unread can turn the
-    /// close into a reset. (nginx's `lingering_close on` skips its linger
-    /// on a weaker test: nothing buffered and the socket not readable.)
-    pub(crate) fn needs_no_linger(&self) -> bool {
-        self.peer_finished && self.input_drained()
-    }
-
     /// The idle set saw the peer's urgent data (`EPOLLPRI`): from now on
     /// the socket is read until it reports empty.
     pub(crate) fn set_urgent(&mut self) {
@@ -278,17 +259,6 @@ impl Conn {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
         let info = ConnInfo::bare(shared.next_conn_id());
         let conn = Conn::accept(shared, Stream::Unix(ours), info, None, Protocol::Http1);
-        (conn, theirs)
-    }
-
-    /// For unit tests: a new HTTP/1.1 connection over loopback TCP; the
-    /// other end is the peer.
-    pub(crate) fn accept_tcp_pair(shared: &Arc<ServerState>) -> (Conn, std::net::TcpStream) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let theirs = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (ours, _) = listener.accept().unwrap();
-        let info = ConnInfo::bare(shared.next_conn_id());
-        let conn = Conn::accept(shared, Stream::Tcp(ours), info, None, Protocol::Http1);
         (conn, theirs)
     }
 }

@@ -46,9 +46,7 @@
 //!
 //! A close is clean only if nothing the peer sent is left unread: a close
 //! with unread input makes the kernel answer with a reset (manners' issue
-//! 13). So every close sends our FIN, then the connection lingers here
-//! (unless the client asked for the close and all it sent was read:
-//! [`Conn::needs_no_linger`]),
+//! 13). So every close sends our FIN, then the connection lingers here,
 //! its input read and discarded by whichever free worker sees it, until
 //! the peer's own FIN, or until the peer acknowledged our FIN and nothing
 //! came for a few round-trip times ([`Linger`]), at most
@@ -445,7 +443,7 @@ impl IdleSet {
     fn close_with(&self, mut conn: Conn, wait: bool) {
         conn.close_write(wait);
         let linger = conn.shared().config.drain.linger;
-        if linger.is_zero() || conn.needs_no_linger() {
+        if linger.is_zero() {
             return;
         }
         let input = discard_input(&conn);
@@ -1099,47 +1097,6 @@ mod tests {
         assert_eq!(out.len(), 1, "the drain's deadline took it out");
         drop(out);
         drop(idle.clear());
-        shared.finish();
-    }
-
-    #[test]
-    fn a_close_the_peer_asked_for_lingers_only_if_its_input_may_be_unread() {
-        use std::io::{Read, Write};
-        let shared = ServerState::new(Config::default());
-        let _closed = shared.begin_serving(Vec::new()).unwrap().unwrap();
-        let idle = IdleSet::new(Arc::new(Waker::new().unwrap()), 2).unwrap();
-        // (finished, read short): lingers?
-        for (finished, short, lingers) in [
-            (false, true, true),
-            (true, false, true),
-            (true, true, false),
-        ] {
-            let (mut conn, mut peer) = Conn::accept_tcp_pair(&shared);
-            peer.write_all(b"0123456789").unwrap();
-            let mut buf = [0u8; 64];
-            let want = if short { buf.len() } else { 10 };
-            let t0 = Instant::now();
-            loop {
-                match conn.io().read_now(&mut buf[..want]).unwrap() {
-                    Got::Data(n) => {
-                        assert_eq!(n, 10);
-                        break;
-                    }
-                    _ => assert!(t0.elapsed() < Duration::from_secs(10), "the bytes came"),
-                }
-            }
-            if finished {
-                conn.set_peer_finished();
-            }
-            idle.close(conn);
-            let held = idle.parked.lock().slots.len();
-            assert_eq!(held == 1, lingers, "finished {finished}, short {short}");
-            peer.set_read_timeout(Some(Duration::from_secs(10)))
-                .unwrap();
-            let mut rest = Vec::new();
-            assert_eq!(peer.read_to_end(&mut rest).unwrap(), 0, "our FIN");
-            drop(idle.clear());
-        }
         shared.finish();
     }
 

@@ -165,10 +165,9 @@ fn a_request_behind_a_message_with_descriptors_is_answered_at_once() {
 
 // ----- a lingering close that never runs dry ---------------------------------
 
-/// Opens a connection, reads the response and the server's FIN (the
-/// server's limit of one request per connection closes it, so it lingers:
-/// the client did not say it was done), and floods it from a thread until
-/// `stop`. Returns how long the response took.
+/// Opens a connection whose request asks for `Connection: close`, reads
+/// the response and the server's FIN (the server lingers on it now), and
+/// floods it from a thread until `stop`. Returns how long the response took.
 fn flooded_close(
     addr: std::net::SocketAddr,
     stop: &Arc<AtomicBool>,
@@ -177,7 +176,7 @@ fn flooded_close(
     let t0 = Instant::now();
     let mut flood = TcpStream::connect(addr).unwrap();
     flood
-        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .unwrap();
     flood.set_read_timeout(Some(T)).unwrap();
     let mut got = Vec::new();
@@ -218,10 +217,7 @@ fn peers_flooding_their_lingering_closes_do_not_hold_up_new_connections() {
     for workers in [1usize, 2] {
         let linger = Duration::from_secs(5);
         let server = TestServer::start(
-            Server::builder()
-                .workers(workers)
-                .linger(linger)
-                .max_requests_per_conn(1),
+            Server::builder().workers(workers).linger(linger),
             |_: &mut Request| Response::text("hello\n"),
         );
         let addr = server.local_addr();

@@ -740,23 +740,16 @@ fn a_silent_new_connection_is_closed_after_the_header_timeout() {
 
 /// After our FIN a connection lingers, its input read and discarded (so the
 /// close is never a reset), until the peer's FIN or the linger bound: a
-/// client that never hangs up is closed when the linger is over. (The
-/// server ends the connection here, at its request limit: a client that
-/// asks for the close itself sends nothing more, so that close does not
-/// linger.)
+/// client that never hangs up is closed when the linger is over.
 #[test]
 fn a_client_that_never_hangs_up_is_closed_when_the_linger_is_over() {
     use std::io::{Read, Write};
-    let server = start_with(
-        Server::builder()
-            .linger(Duration::from_millis(300))
-            .max_requests_per_conn(1),
-    );
+    let server = start_with(Server::builder().linger(Duration::from_millis(300)));
     let handle = server.handle();
     // A bare socket: the kit's client answers a FIN with its own.
     let mut c = std::net::TcpStream::connect(server.local_addr()).expect("connect");
     c.set_read_timeout(Some(T)).expect("timeout");
-    c.write_all(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+    c.write_all(b"GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .expect("send");
     let mut got = Vec::new();
     c.read_to_end(&mut got).expect("the response, then our FIN");

@@ -163,8 +163,6 @@ fn exchange(w: &mut StepContext, conn: &mut Conn, head: Head) -> Next {
         expect_continue,
     } = head;
     let head_request = method == Method::HEAD;
-    // A CONNECT's client may send tunnel data right behind it.
-    let tunnel = method == Method::CONNECT;
     let mut decoder = Decoder::for_framing(framing);
     let mut continue_pending = expect_continue && !decoder.is_done();
     let hijacked = Cell::new(false);
@@ -233,10 +231,6 @@ fn exchange(w: &mut StepContext, conn: &mut Conn, head: Head) -> Next {
     }
     if keep && shared.is_draining() && !head::complete_head_buffered(w.buf.filled()) {
         keep = false;
-    }
-    if !keep_alive && !tunnel && decoder.is_done() && w.buf.is_empty() {
-        // The client's last request, read to its end.
-        conn.set_peer_finished();
     }
     let reply = Reply {
         head_request,

@@ -179,20 +179,6 @@
 //!    only the upper bound;
 //! 3. only then it closes the socket.
 //!
-//! Step 2 is skipped when the client asked for the close itself (its
-//! request said `Connection: close`, or was HTTP/1.0 without keep-alive;
-//! never a `CONNECT`, whose client may send tunnel data behind it), that
-//! request was read to its end with nothing behind it, and the last read
-//! of the plain TCP socket came back short (so its queue was empty, and
-//! the client never sent urgent data). Nothing is unread, and such a
-//! client sends nothing more (RFC 9112 §9.6), so the close cannot become
-//! a reset. This is the common case for Python's `urllib.request` (which
-//! sends `Connection: close`), HTTP/1.0 clients and load generators run
-//! with `Connection: close`, and saves the linger's reads and looks.
-//! A client that breaks that rule and writes after its own close request
-//! meets a closed socket. (nginx's default `lingering_close on` skips its
-//! linger on a weaker test: nothing buffered and the socket not readable.)
-//!
 //! Once the response is acknowledged it is in the client's kernel, and a
 //! reset can no longer cost it in transit; and bytes the client sent
 //! before our FIN reached it (a pipelined request, a pooled connection

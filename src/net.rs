@@ -262,15 +262,18 @@ impl Listener {
     /// just before our descriptor closes. The filter belongs to the socket,
     /// not to the descriptor, so a copy kept somewhere we did not know of
     /// (a clone the user made before handing us the socket) would
-    /// otherwise go on dropping every SYN.
-    pub(crate) fn end_refusal(&self) {
+    /// otherwise go on dropping every SYN. Says whether the filter was on
+    /// (handshakes may complete from now until the close).
+    pub(crate) fn end_refusal(&self) -> bool {
         if let Listener::Tcp(l) = self {
             if l.share.load(std::sync::atomic::Ordering::Acquire) == REFUSING {
                 if let Err(e) = socket2::SockRef::from(&l.listener).detach_filter() {
                     log::debug!("courteous: cannot detach the handshake filter: {e}");
                 }
+                return true;
             }
         }
+        false
     }
 
     /// The local address of every accepted TCP connection, when the

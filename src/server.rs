@@ -324,6 +324,14 @@ pub(crate) fn serve_on(
     // returns on that word, and a connect after it must be refused.
     let kept = shared.take_listener();
     drop(kept);
+    // The drain's filter comes off only now, with nothing left to do
+    // between that and the close but one more pass: a handshake that
+    // completes after the filter is off and before the close is reset by
+    // the close, so that gap must be as short as the pass (it used to
+    // hold a lock, and a preempted thread made it milliseconds).
+    if listener.end_refusal() {
+        accept_after_refusal(&ctx, &listener);
+    }
     drop(listener);
     shared.set_listener(None);
 
@@ -448,7 +456,28 @@ fn accept_loop(ctx: &AcceptCtx<'_>, listener: &Listener, waker: &Waker) {
             _ => break,
         }
     }
-    listener.end_refusal();
+}
+
+/// The most connections [`accept_after_refusal`] takes: a stream of new
+/// handshakes must not keep the socket open.
+const AFTER_REFUSAL_MAX: usize = 1024;
+
+/// Takes the handshakes that completed while the drain's filter came off,
+/// just before the socket closes (the drain rules serve their requests).
+fn accept_after_refusal(ctx: &AcceptCtx<'_>, listener: &Listener) {
+    for _ in 0..AFTER_REFUSAL_MAX {
+        match listener.accept() {
+            Ok(a) => dispatch(ctx, a),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted
+                        | io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::ConnectionReset
+                ) => {}
+            Err(_) => return,
+        }
+    }
 }
 
 /// The longest the last accept pass of a drain may take.

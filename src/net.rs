@@ -640,20 +640,6 @@ pub(crate) fn read_now(fd: &impl AsFd, out: &mut [u8]) -> io::Result<Got> {
     }
 }
 
-/// Whether the socket has input (or its peer's FIN) queued now: a peek at
-/// one byte, without waiting. An error says yes, for the reader to see.
-pub(crate) fn input_queued(fd: &impl AsFd) -> bool {
-    let mut one = [0u8; 1];
-    let flags = rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT;
-    loop {
-        return match rustix::net::recv(fd, &mut one, flags) {
-            Err(rustix::io::Errno::AGAIN) => false,
-            Err(rustix::io::Errno::INTR) => continue,
-            _ => true,
-        };
-    }
-}
-
 /// A writer that sends what fits in the socket now (`MSG_DONTWAIT`) and
 /// reports `WouldBlock` for the rest; the socket stays blocking for every
 /// other write.

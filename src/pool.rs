@@ -130,12 +130,11 @@ impl Worker {
         }
     }
 
-    fn serve(&mut self, conn: Conn) {
+    fn serve(&mut self, mut conn: Conn) {
         let step = match conn.proto() {
             Protocol::Http1 => crate::http1::conn::one_request,
             Protocol::FastCgi => crate::fastcgi::conn::one_request,
         };
-        let mut conn = conn;
         loop {
             let began = std::time::Instant::now();
             let outcome = catch_unwind(AssertUnwindSafe(|| self.run_conn(conn, step)));

@@ -426,13 +426,7 @@ fn accept_loop(ctx: &AcceptCtx<'_>, listener: &Listener, waker: &Waker) {
             match listener.accept() {
                 Ok(a) => dispatch(ctx, a),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::Interrupted
-                            | io::ErrorKind::ConnectionAborted
-                            | io::ErrorKind::ConnectionReset
-                    ) => {}
+                Err(e) if accept_again(&e) => {}
                 Err(e) => {
                     log::warn!("courteous: accept failed in the last pass: {e}");
                     let retry = Instant::now() + Duration::from_millis(5);
@@ -458,6 +452,17 @@ fn accept_loop(ctx: &AcceptCtx<'_>, listener: &Listener, waker: &Waker) {
     }
 }
 
+/// An accept error that concerns one connection (gone before it was
+/// taken) or a signal: the next accept goes ahead at once.
+fn accept_again(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::Interrupted
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
 /// The most connections [`accept_after_refusal`] takes: a stream of new
 /// handshakes must not keep the socket open.
 const AFTER_REFUSAL_MAX: usize = 1024;
@@ -468,13 +473,7 @@ fn accept_after_refusal(ctx: &AcceptCtx<'_>, listener: &Listener) {
     for _ in 0..AFTER_REFUSAL_MAX {
         match listener.accept() {
             Ok(a) => dispatch(ctx, a),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::Interrupted
-                        | io::ErrorKind::ConnectionAborted
-                        | io::ErrorKind::ConnectionReset
-                ) => {}
+            Err(e) if accept_again(&e) => {}
             Err(_) => return,
         }
     }
@@ -519,14 +518,14 @@ fn dispatch(ctx: &AcceptCtx<'_>, mut a: Accepted) {
     };
     let conn = Conn::accept(shared, a.stream, info, tls, ctx.endpoint.proto);
     let pool = ctx.pool;
-    if !conn.is_tls() && conn.proto() == Protocol::Http1 && !net::input_queued(conn.stream()) {
+    if !conn.is_tls() && conn.proto() == Protocol::Http1 && !net::readable_now(conn.stream()) {
         // Its request is not here yet (a client's request usually follows
         // the handshake by a moment): it waits in the idle set, as a
         // kept-alive connection does between requests, and the first free
         // worker takes it when the request arrives. Queued, it would wake
         // a worker (the doorbell) only to find nothing and park it there:
-        // the look here is one system call instead of a ring, a wake, and
-        // an empty read.
+        // the look here (a poll that does not wait) is one system call
+        // instead of a ring, a wake, and an empty read.
         pool.idle.park(conn);
         return;
     }

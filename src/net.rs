@@ -258,15 +258,21 @@ impl Listener {
         }
     }
 
-    /// The end of the drain's last pass: takes the SYN filter off again,
-    /// just before our descriptor closes. The filter belongs to the socket,
-    /// not to the descriptor, so a copy kept somewhere we did not know of
-    /// (a clone the user made before handing us the socket) would
-    /// otherwise go on dropping every SYN. Says whether the filter was on
-    /// (handshakes may complete from now until the close).
+    /// The end of the drain's last pass, just before our descriptor
+    /// closes. The SYN filter belongs to the socket, not to the
+    /// descriptor: if another descriptor in this process refers to the
+    /// same socket (a clone the user made before handing it to us), that
+    /// copy would go on dropping every SYN, so the filter comes off.
+    /// Otherwise our close destroys the socket and the filter with it, and
+    /// the filter stays on to the end: taken off, it would let a handshake
+    /// complete in the instant before the close, and the close would reset
+    /// it. Says whether the filter came off (handshakes may complete from
+    /// now until the close, and must be accepted).
     pub(crate) fn end_refusal(&self) -> bool {
         if let Listener::Tcp(l) = self {
-            if l.share.load(std::sync::atomic::Ordering::Acquire) == REFUSING {
+            if l.share.load(std::sync::atomic::Ordering::Acquire) == REFUSING
+                && !only_descriptor(&l.listener)
+            {
                 if let Err(e) = socket2::SockRef::from(&l.listener).detach_filter() {
                     log::debug!("courteous: cannot detach the handshake filter: {e}");
                 }
@@ -375,6 +381,41 @@ fn stop_syns(listener: &TcpListener) -> io::Result<()> {
         SockFilter::new(RET_K, 0, 0, u32::MAX),
     ];
     socket2::SockRef::from(listener).attach_filter(&program)
+}
+
+/// Whether `listener` is the only descriptor in this process for its
+/// socket: no other entry of `/proc/self/fd` names the same socket inode.
+/// Copies outside the process are not seen here; the ones we hand out, and
+/// the sockets inherited from a supervisor, are marked [`SHARED`] and
+/// never filtered. When the table cannot be read the answer is no (the
+/// filter comes off, as it must when in doubt).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn only_descriptor(listener: &TcpListener) -> bool {
+    use std::os::fd::AsRawFd;
+    let ours = listener.as_raw_fd();
+    let Ok(name) = std::fs::read_link(format!("/proc/self/fd/{ours}")) else {
+        return false;
+    };
+    let Ok(table) = std::fs::read_dir("/proc/self/fd") else {
+        return false;
+    };
+    for entry in table {
+        let Ok(entry) = entry else { return false };
+        let fd = entry.file_name();
+        if fd.to_str().and_then(|n| n.parse::<i32>().ok()) == Some(ours) {
+            continue;
+        }
+        // A descriptor closed since the listing reads as an error: not a copy.
+        if std::fs::read_link(entry.path()).is_ok_and(|other| other == name) {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn only_descriptor(_: &TcpListener) -> bool {
+    false
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -686,6 +727,22 @@ fn tune_sock(sock: &socket2::SockRef<'_>, cfg: &crate::config::Config) -> io::Re
 mod tests {
     use super::*;
     use crate::config::Config;
+
+    /// The drain keeps its SYN filter through the close only when no other
+    /// descriptor of this process names the socket.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn a_clone_of_the_listener_is_seen_as_another_descriptor() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let other = TcpListener::bind("127.0.0.1:0").unwrap();
+        assert!(only_descriptor(&listener), "another socket is not a copy");
+        let copy = listener.try_clone().unwrap();
+        assert!(!only_descriptor(&listener));
+        assert!(!only_descriptor(&copy));
+        drop(copy);
+        assert!(only_descriptor(&listener));
+        drop(other);
+    }
 
     /// What `Listener::tune` relies on: accepted sockets carry the
     /// listener's options (checked where it claims so).

@@ -324,11 +324,12 @@ pub(crate) fn serve_on(
     // returns on that word, and a connect after it must be refused.
     let kept = shared.take_listener();
     drop(kept);
-    // The drain's filter comes off only now, with nothing left to do
-    // between that and the close but one more pass: a handshake that
-    // completes after the filter is off and before the close is reset by
-    // the close, so that gap must be as short as the pass (it used to
-    // hold a lock, and a preempted thread made it milliseconds).
+    // The drain's filter stays on through the close when our descriptor
+    // is the socket's only one. When a copy exists it comes off only now,
+    // with nothing left to do between that and the close but one more
+    // pass: a handshake that completes after the filter is off and before
+    // the close is reset by the close, so that gap must be as short as the
+    // pass.
     if listener.end_refusal() {
         accept_after_refusal(&ctx, &listener);
     }

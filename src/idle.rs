@@ -52,18 +52,28 @@
 //! came for a few round-trip times ([`Linger`]), at most
 //! [`linger`](crate::Builder::linger).
 //!
-//! Only a few free workers wait in `epoll_wait` (as many as there are
-//! CPUs): every event would otherwise wake a sleeping thread while a
-//! running one was about to take it. The others wait one tick more for
-//! work (a blocking handler's worker, back from it, usually finds its
-//! connection's next request then), and then sit on the bench (a
-//! condition variable). The timer thread watches the crew while workers are out
-//! serving: when for a whole tick no worker came back free (every one in
-//! circulation is held by a slow handler, a slow client, or a long body),
-//! it calls one in from the bench. A worker called in that finds work
-//! while no other is free calls in the next at once, so a burst of
-//! blocking requests gets its workers within a tick, not one per tick;
-//! the chain ends with a worker that finds nothing to do.
+//! One free worker, the sleeper, waits in `epoll_wait`: with two, each
+//! event woke a sleeping thread while a running one was about to take
+//! it, a context switch per request on both sides of the socket (on two
+//! cores, a tenth of the throughput). The other free workers sit on the
+//! bench (a condition variable); when turns are long (a pipeline, a slow
+//! handler) they wait one tick more for work in `epoll_wait` first (a
+//! blocking handler's worker, back from it, usually finds its
+//! connection's next request then). More workers come to the work by
+//! three rules, all judged by the recent time a worker spends on a
+//! connection (its turn, [`record_service`](IdleSet::record_service)):
+//! - the sleeper, leaving with work while turns are long, brings another
+//!   to watch the kernel in its place;
+//! - a worker that leaves others on the ready list (or found a full
+//!   batch) brings one more if they would wait long for it
+//!   ([`help_with`](IdleSet::help_with));
+//! - the timer thread watches the crew while workers are out serving:
+//!   when for a whole tick no turn ended and no worker came back free
+//!   (every one in circulation is held by a slow handler, a slow client,
+//!   or a long body), it calls one in from the bench.
+//!
+//! So a fast load is served by one worker, as an event loop would serve
+//! it, and a slow one gets a worker per connection that needs one.
 //!
 //! Watched connections live in a table by file descriptor, the event's
 //! data; an event for a connection that is out (on a worker, with the
@@ -107,6 +117,14 @@ const TICK_SPEC: rustix::event::Timespec = rustix::event::Timespec {
 /// Connections on the ready list are left to the worker that found them
 /// unless they would wait this long for it.
 const RING_AFTER: Duration = Duration::from_micros(250);
+/// A free worker that is not the sleeper waits a tick in `epoll_wait`
+/// before the bench only when turns take this long: then a second worker
+/// in circulation is worth the wake-ups it costs (pipelined requests, slow
+/// handlers); with short turns the one sleeper keeps up, and a second
+/// would only take events from it, a context switch each.
+const LINGER_AFTER: Duration = Duration::from_micros(50);
+/// See [`IdleSet::record_service`].
+const SAMPLE_SLACK_NS: u64 = 50_000;
 /// The most events one `epoll_wait` takes.
 const EVENTS: usize = 32;
 /// What a connection's socket is watched for, edge-triggered: input,
@@ -290,7 +308,7 @@ impl Hold {
 struct Crew {
     /// Workers out of circulation, on the condition variable.
     benched: usize,
-    /// The timer thread called one in from the bench.
+    /// A worker was called in from the bench and is on its way.
     called: bool,
     stopped: bool,
 }
@@ -330,13 +348,11 @@ pub(crate) struct IdleSet {
     bench: Condvar,
     /// Workers in circulation and looking for work.
     free: AtomicUsize,
-    /// Counts the times a worker came back free.
+    /// Counts the times a worker came back free or ended a turn.
     progress: AtomicU64,
-    /// At most this many workers block in `epoll_wait`.
-    max_sleepers: usize,
-    /// Workers in a blocking `epoll_wait` (at most `max_sleepers`).
-    sleepers: AtomicUsize,
-    /// Workers in an `epoll_wait` that may block (the sleepers, and those
+    /// A worker holds the one place in a blocking `epoll_wait`.
+    sleeper: AtomicBool,
+    /// Workers in an `epoll_wait` that may block (the sleeper, and those
     /// waiting a tick before the bench): who a ring reaches.
     waiting: AtomicUsize,
     /// The ready list's length, read without its lock.
@@ -352,7 +368,6 @@ pub(crate) struct IdleSet {
 impl IdleSet {
     /// A set for a pool of `workers`.
     pub(crate) fn new(timer: Arc<Waker>, workers: usize) -> io::Result<IdleSet> {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
         let doorbell = rustix::event::eventfd(
             0,
@@ -389,8 +404,7 @@ impl IdleSet {
             bench: Condvar::new(),
             free: AtomicUsize::new(0),
             progress: AtomicU64::new(0),
-            max_sleepers: cpus.clamp(1, workers.max(1)),
-            sleepers: AtomicUsize::new(0),
+            sleeper: AtomicBool::new(false),
             waiting: AtomicUsize::new(0),
             ready_len: AtomicUsize::new(0),
             service_ns: AtomicU64::new(0),
@@ -565,29 +579,57 @@ impl IdleSet {
     }
 
     /// `left` connections wait on the ready list behind the one this
-    /// worker takes: another worker is rung only if they would wait long
-    /// for this one, [`RING_AFTER`] by the recent time a worker spends on
-    /// a connection. A fast handler's worker is back before a woken
-    /// worker would be running (on two cores, waking it cost a third of
-    /// the throughput); a slow handler's next requests get workers of
-    /// their own at once. A misjudged slow one is rescued at the timer
-    /// thread's next tick ([`watch`](Self::watch)).
-    fn help_with(&self, left: usize) {
-        if left == 0 {
+    /// worker takes (and, when `more` says an `epoll_wait` came back full,
+    /// as many again in the kernel): another worker joins only if they
+    /// would wait long for this one, [`RING_AFTER`] by the recent time a
+    /// worker spends on a connection. One rung if it waits in
+    /// `epoll_wait`, else one called in from the bench: so a load that
+    /// one worker cannot keep up with gets as many as it needs, one at a
+    /// time. A fast handler's worker is back before a woken worker would
+    /// be running (on two cores, waking it cost a third of the
+    /// throughput); a slow handler's next requests get workers of their
+    /// own at once. A misjudged slow one is rescued at the timer thread's
+    /// next tick ([`watch`](Self::watch)).
+    fn help_with(&self, left: usize, more: bool) {
+        let backlog = left + if more { EVENTS } else { 0 };
+        if backlog == 0 {
             return;
         }
-        let wait = (left as u64).saturating_mul(self.service_ns.load(Relaxed));
-        if wait >= RING_AFTER.as_nanos() as u64 {
-            self.announce_ready();
+        if self.service().saturating_mul(backlog as u32) >= RING_AFTER {
+            self.recruit();
         }
     }
 
+    /// Brings another worker to the work: one waiting in `epoll_wait` is
+    /// rung, else one is called in from the bench.
+    fn recruit(&self) {
+        // Pairs with the fence in `wait_events`, as in `announce_ready`.
+        std::sync::atomic::fence(SeqCst);
+        if self.waiting.load(SeqCst) > 0 {
+            self.ring();
+        } else {
+            self.call_in();
+        }
+    }
+
+    /// The recent time a worker spends on one connection.
+    fn service(&self) -> Duration {
+        Duration::from_nanos(self.service_ns.load(Relaxed))
+    }
+
     /// A worker spent `took` on one connection (from taking it to parking
-    /// or closing it): the running estimate [`help_with`](Self::help_with)
-    /// uses, a moving average over the last eight or so.
+    /// or closing it): progress for the timer thread's watch, and the
+    /// running estimate the crew's rules use, a moving average over the
+    /// last eight or so. A sample counts for at most twice the estimate
+    /// (plus [`SAMPLE_SLACK`]): one turn stretched by a preempted thread
+    /// must not make a fast load look slow and wake workers for it, while
+    /// a load that turned slow is believed within a couple dozen turns
+    /// (and is rescued at the timer thread's tick until then).
     pub(crate) fn record_service(&self, took: Duration) {
+        self.progress.fetch_add(1, SeqCst);
         let sample = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
         let old = self.service_ns.load(Relaxed);
+        let sample = sample.min(old.saturating_mul(2).saturating_add(SAMPLE_SLACK_NS));
         // Racy on purpose: a lost update only ages the estimate.
         let new = old - old / 8 + sample / 8;
         self.service_ns.store(new, Relaxed);
@@ -609,17 +651,10 @@ impl IdleSet {
     pub(crate) fn wait(&self) -> Wake {
         self.free.fetch_add(1, SeqCst);
         self.progress.fetch_add(1, SeqCst);
-        let (got, called_in) = self.find();
-        let left = self.free.fetch_sub(1, SeqCst) - 1;
+        let got = self.find();
+        self.free.fetch_sub(1, SeqCst);
         if matches!(got, Wake::Stop) {
             return got;
-        }
-        if called_in && left == 0 {
-            // Called in because every worker was held up, and there was
-            // work: there may be more, so the next one comes in now rather
-            // than a tick later. The chain ends with a worker that finds
-            // nothing to do (it stands by in `epoll_wait`).
-            self.call_in();
         }
         if !self.ticking.load(SeqCst) {
             // Out serving: the timer thread watches until the crew is home.
@@ -629,42 +664,47 @@ impl IdleSet {
         got
     }
 
-    /// What there is to do, and whether this worker came from the bench.
-    fn find(&self) -> (Wake, bool) {
-        let mut called_in = false;
+    /// What there is to do.
+    fn find(&self) -> Wake {
         let mut lingered = false;
         loop {
             // Work already waiting is taken without sleeping: what an
             // earlier `epoll_wait` found first.
             if let Some(w) = self.take_ready() {
-                return (w, called_in);
+                return w;
             }
-            // Then the kernel's: with a place among the sleepers, one
+            // Then the kernel's: with the sleeper's place, one
             // `epoll_wait` that returns at once if events are there.
             if self.take_sleeper_place() {
                 let got = self.wait_events(None);
-                self.sleepers.fetch_sub(1, SeqCst);
+                self.sleeper.store(false, SeqCst);
                 match got {
-                    // It waited: whatever it got was not a backlog.
-                    Some(w) => return (w, false),
+                    Some(w) => {
+                        // Nobody watches the kernel while this worker is
+                        // out: if it will be out long, another takes over.
+                        if self.service() >= RING_AFTER {
+                            self.recruit();
+                        }
+                        return w;
+                    }
                     None => continue,
                 }
             }
             if let Some(w) = self.poll(Some(&NO_WAIT)) {
-                return (w, called_in);
+                return w;
             }
             let mut crew = self.crew.lock();
             if crew.stopped {
-                return (Wake::Stop, false);
+                return Wake::Stop;
             }
-            if !lingered {
+            if !lingered && self.service() >= LINGER_AFTER {
                 lingered = true;
-                // More workers than CPUs are already waiting: wait a tick
-                // more for work before the bench (work that comes now is
-                // likely a blocking handler's next request).
+                // Long turns: wait a tick more for work before the bench
+                // (work that comes now is likely a blocking handler's next
+                // request, or a backlog a second worker is worth waking for).
                 drop(crew);
                 if let Some(w) = self.wait_events(Some(&TICK_SPEC)) {
-                    return (w, called_in);
+                    return w;
                 }
             } else {
                 self.free.fetch_sub(1, SeqCst);
@@ -676,17 +716,14 @@ impl IdleSet {
                 drop(crew);
                 self.free.fetch_add(1, SeqCst);
                 self.progress.fetch_add(1, SeqCst);
-                called_in = true;
                 lingered = false;
             }
         }
     }
 
-    /// One of the at most `max_sleepers` places in a blocking `epoll_wait`.
+    /// The one place in a blocking `epoll_wait`.
     fn take_sleeper_place(&self) -> bool {
-        self.sleepers
-            .fetch_update(SeqCst, SeqCst, |n| (n < self.max_sleepers).then_some(n + 1))
-            .is_ok()
+        !self.sleeper.swap(true, SeqCst)
     }
 
     /// A `poll` that may block: counted in `waiting`, so that work put on
@@ -715,7 +752,7 @@ impl IdleSet {
                 self.ready_len.store(parked.ready.len(), SeqCst);
                 (held, parked.ready.len())
             };
-            self.help_with(left);
+            self.help_with(left, false);
             if let Some(w) = self.deliver(held) {
                 return Some(w);
             }
@@ -784,7 +821,7 @@ impl IdleSet {
             }
             return Some(Wake::Queue);
         }
-        self.help_with(left);
+        self.help_with(left, ready.len() == EVENTS);
         match first {
             Some(held) => self.deliver(held),
             None if doorbell => Some(Wake::Queue),
@@ -821,7 +858,7 @@ impl IdleSet {
     }
 
     /// The timer thread's look at the crew, every [`TICK`] while it ticks: when
-    /// no worker came back free since the last look and none is free, all
+    /// no turn ended and no worker came back free since the last look and none is free, all
     /// in circulation are held up, so one comes in from the bench. Returns
     /// whether to keep ticking (workers are out, or were a moment ago).
     pub(crate) fn watch(&self, last_progress: &mut u64, quiet: &mut u32) -> bool {
@@ -1335,6 +1372,28 @@ mod tests {
             l.look(t0 + Duration::from_millis(10), Input::Quiet, None),
             Settle::Done
         );
+    }
+
+    #[test]
+    fn one_stretched_turn_does_not_make_a_fast_load_look_slow() {
+        let idle = IdleSet::new(Arc::new(Waker::new().unwrap()), 4).unwrap();
+        for _ in 0..100 {
+            idle.record_service(Duration::from_micros(10));
+        }
+        let fast = idle.service();
+        assert!(fast <= Duration::from_micros(10), "{fast:?}");
+        // A preempted thread: one turn of 5 ms among the fast ones.
+        idle.record_service(Duration::from_millis(5));
+        let after = idle.service();
+        assert!(after < LINGER_AFTER, "{after:?}");
+        assert!(after < fast * 2, "{after:?}");
+        // A load that turned slow is believed within a couple dozen turns.
+        let mut turns = 0;
+        while idle.service() < RING_AFTER {
+            idle.record_service(Duration::from_millis(10));
+            turns += 1;
+            assert!(turns <= 30, "{:?} after {turns} slow turns", idle.service());
+        }
     }
 
     #[test]

@@ -506,9 +506,9 @@ fn idle_keep_alive_connections_do_not_starve_a_small_pool() {
     server.stop().expect("serve returns Ok");
 }
 
-/// Only a few workers wait for events (as many as CPUs); the rest are
-/// called in when every one in circulation is held up. Every worker of the
-/// pool can be held at once, by new connections and by kept-alive ones.
+/// One worker waits for events; the rest are called in from the bench
+/// when every one in circulation is held up. Every worker of the pool can
+/// be held at once, by new connections and by kept-alive ones.
 #[test]
 fn every_worker_of_the_pool_can_be_held_at_once() {
     const WORKERS: usize = 8;

@@ -621,7 +621,7 @@ impl IdleSet {
     /// or closing it): progress for the timer thread's watch, and the
     /// running estimate the crew's rules use, a moving average over the
     /// last eight or so. A sample counts for at most twice the estimate
-    /// (plus [`SAMPLE_SLACK`]): one turn stretched by a preempted thread
+    /// (plus [`SAMPLE_SLACK_NS`]): one turn stretched by a preempted thread
     /// must not make a fast load look slow and wake workers for it, while
     /// a load that turned slow is believed within a couple dozen turns
     /// (and is rescued at the timer thread's tick until then).
